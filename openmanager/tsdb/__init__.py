@@ -1,0 +1,1 @@
+"""The embedded time-series database and the storage interface every consumer uses."""
