@@ -1,0 +1,1 @@
+"""PromQL evaluation over the storage interface, vectorised across series and steps."""
