@@ -1,0 +1,1 @@
+"""Ingestion: sources and wire formats turned into sample batches."""

@@ -1,0 +1,1 @@
+"""Prometheus remote-write protobuf types (generated from remote.proto) and wire helpers."""
