@@ -1,0 +1,1 @@
+"""Analytics: streaming anomaly detectors (and, later, forecasts, risk and RCA)."""

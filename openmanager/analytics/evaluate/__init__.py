@@ -1,0 +1,1 @@
+"""Evaluation of detectors outside the models: NAB scoring and corpus replay."""
