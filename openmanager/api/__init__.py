@@ -1,0 +1,1 @@
+"""The HTTP API: Prometheus-compatible endpoints, fleet, status; thin adapters over services."""

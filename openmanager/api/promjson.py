@@ -1,0 +1,54 @@
+"""Prometheus API JSON encoding of query results: values as strings, timestamps as seconds."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from openmanager.samples import Float64Array, Int64Array, Labels
+
+
+def format_value(v: float) -> str:
+    """Go's strconv.FormatFloat(v, 'f', -1, 64): shortest exact decimal, never an exponent."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    text = repr(v)
+    if "e" in text:
+        return np.format_float_positional(v, unique=True, trim="-")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def format_ts(ms: int) -> float | int:
+    """Milliseconds as the JSON number of seconds Prometheus writes."""
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
+
+
+def metric_json(labels: Labels) -> dict[str, str]:
+    """A label set as the `metric` object."""
+    return dict(labels)
+
+
+def points_json(timestamps: Int64Array, values: Float64Array) -> list[list[Any]]:
+    """[[ts, "value"], ...] for one series."""
+    return [
+        [format_ts(t), format_value(v)]
+        for t, v in zip(timestamps.tolist(), values.tolist(), strict=True)
+    ]
+
+
+def vector_json(items: Iterable[tuple[Labels, int, float]]) -> list[dict[str, Any]]:
+    """An instant vector: one sample per series."""
+    return [
+        {"metric": metric_json(lbl), "value": [format_ts(t), format_value(v)]}
+        for lbl, t, v in items
+    ]
+
+
+def matrix_json(items: Iterable[tuple[Labels, Int64Array, Float64Array]]) -> list[dict[str, Any]]:
+    """A range result: all samples per series."""
+    return [{"metric": metric_json(lbl), "values": points_json(ts, vs)} for lbl, ts, vs in items]

@@ -1,0 +1,53 @@
+"""The fleet: JSON state per server with a summary, and the Prometheus text exposition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+
+from openmanager.api.deps import platform_of
+from openmanager.errors import Unavailable
+from openmanager.ingest.exposition_write import TEXT_CONTENT_TYPE
+from openmanager.services.fleet import FleetService
+
+router = APIRouter()
+
+
+def fleet_of(request: Request) -> FleetService:
+    """The fleet source, or 503 when the simulator is disabled."""
+    fleet = platform_of(request).fleet
+    if fleet is None:
+        raise Unavailable("the simulated fleet is disabled (simulator.enabled = false)")
+    return fleet
+
+
+@router.get("/api/v1/fleet")
+def fleet(request: Request) -> dict[str, Any]:
+    """Every server with its latest figures and health, plus totals and averages."""
+    return {"status": "success", "data": fleet_of(request).fleet()}
+
+
+@router.get("/api/v1/fleet/ground_truth")
+def ground_truth(request: Request) -> dict[str, Any]:
+    """Faults the simulator injected so far (the benchmark's labels)."""
+    return {"status": "success", "data": fleet_of(request).ground_truth()}
+
+
+@router.get("/api/v1/fleet/{server}")
+def server(server: str, request: Request) -> dict[str, Any]:
+    """One server's latest figures and health."""
+    return {"status": "success", "data": fleet_of(request).server(server)}
+
+
+@router.get("/metrics/fleet", response_class=PlainTextResponse)
+def fleet_metrics(request: Request) -> PlainTextResponse:
+    """The whole fleet in the Prometheus text format, for a real Prometheus to scrape."""
+    return PlainTextResponse(fleet_of(request).exposition(), media_type=TEXT_CONTENT_TYPE)
+
+
+@router.get("/metrics/fleet/{server}", response_class=PlainTextResponse)
+def server_metrics(server: str, request: Request) -> PlainTextResponse:
+    """One server's series in the Prometheus text format."""
+    return PlainTextResponse(fleet_of(request).exposition(server), media_type=TEXT_CONTENT_TYPE)

@@ -1,0 +1,33 @@
+"""The `openmanager` command: each sub-command lives in its own module and is registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from openmanager import __version__
+from openmanager.cli import agent_cmd, config_cmd, query_cmd, serve_cmd, simulate_cmd, tsdb_cmd
+
+app = typer.Typer(
+    name="openmanager",
+    help="OpenManager: server monitoring with an embedded TSDB, PromQL, alerts and analytics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.command("serve")(serve_cmd.serve)
+app.command("agent")(agent_cmd.agent)
+app.command("simulate")(simulate_cmd.simulate)
+app.command("query")(query_cmd.query)
+app.command("backfill")(tsdb_cmd.backfill)
+app.command("export")(tsdb_cmd.export)
+app.add_typer(tsdb_cmd.app, name="tsdb")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":
+    app()

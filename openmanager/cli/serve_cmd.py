@@ -1,0 +1,63 @@
+"""`openmanager serve`: the HTTP server with the simulator, storage and scheduler."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+import typer
+import uvicorn
+
+from openmanager.api.app import create_app
+from openmanager.cli.common import ConfigOption, console, settings_or_exit
+from openmanager.services.platform import Platform
+
+
+def serve(
+    config: Path | None = ConfigOption,
+    host: str | None = typer.Option(None, help="Bind address (overrides server.host)."),
+    port: int | None = typer.Option(None, help="TCP port (overrides server.port)."),
+    data: Path | None = typer.Option(
+        None, "--data", help="Storage directory (overrides storage.path)."
+    ),
+    no_simulator: bool = typer.Option(
+        False, "--no-simulator", help="Do not run the simulated fleet."
+    ),
+) -> None:
+    """Start OpenManager: storage, the simulated fleet (unless disabled) and the HTTP API.
+
+    Stops cleanly on Ctrl-C or SIGTERM: jobs end, the store is flushed and closed.
+    """
+    overrides: dict[str, dict[str, object]] = {"server": {}, "storage": {}, "simulator": {}}
+    if host is not None:
+        overrides["server"]["host"] = host
+    if port is not None:
+        overrides["server"]["port"] = port
+    if data is not None:
+        overrides["storage"]["path"] = str(data)
+    if no_simulator:
+        overrides["simulator"]["enabled"] = False
+    settings = settings_or_exit(config, overrides)
+    logging.basicConfig(
+        level=settings.server.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    platform = Platform(settings)
+    app = create_app(platform)
+    console.print(
+        f"OpenManager on http://{settings.server.host}:{settings.server.port} "
+        f"(profile {settings.profile}, data in {settings.storage.path})"
+    )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal with the
+    # handlers it found; quiet ones make a graceful stop exit 0 instead of dying by the signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level=settings.server.log_level,
+        timeout_graceful_shutdown=10,
+    )
+    console.print("OpenManager stopped")

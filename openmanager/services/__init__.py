@@ -1,0 +1,1 @@
+"""Services: the application logic the API and the CLI both call."""

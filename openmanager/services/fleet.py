@@ -1,0 +1,106 @@
+"""The simulated fleet as a live data source: backfill, one tick per interval, latest state.
+
+Each tick's batch goes into storage (the same path every source uses); the latest snapshot
+is kept for the fleet endpoint and the text exposition that a real Prometheus can scrape.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from openmanager.config.settings import SimulatorSettings
+from openmanager.errors import NotFound
+from openmanager.simulate.simulator import Simulator
+from openmanager.tsdb.matchers import eq
+from openmanager.tsdb.storage import Storage
+from openmanager.units import parse_duration
+
+log = logging.getLogger(__name__)
+
+PROBE_METRIC = "node_load1"
+"""A metric every simulated server has; its latest stored sample tells where history ends."""
+
+
+class FleetService:
+    """Drives the simulator and feeds storage."""
+
+    def __init__(
+        self,
+        settings: SimulatorSettings,
+        storage: Storage,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self._clock = clock
+        self._lock = threading.Lock()
+        interval = parse_duration(settings.interval)
+        now = self._clock_ms()
+        start = now - parse_duration(settings.backfill)
+        self.simulator = Simulator(
+            settings, start_ms=start - start % interval, clock=self._clock_ms
+        )
+
+    def _clock_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def backfill(self, duration_ms: int) -> int:
+        """Write simulated history for the last `duration_ms` that storage does not have yet."""
+        sim = self.simulator
+        now = self._clock_ms()
+        after = max(sim.start_ms, now - duration_ms, self._stored_until() + 1)
+        first = sim.start_ms + -(-(after - sim.start_ms) // sim.interval_ms) * sim.interval_ms
+        written = 0
+        if first > now:
+            return written
+        with self._lock:
+            for batch in sim.generate(first, now + 1):
+                self.storage.append(batch)
+                written += len(batch)
+        if written:
+            log.info("simulator backfilled %d samples from %d to %d", written, first, now)
+        return written
+
+    def _stored_until(self) -> int:
+        """Latest timestamp of the fleet already in storage (or -1)."""
+        horizon = self._clock_ms()
+        found = self.storage.select(
+            [eq("__name__", PROBE_METRIC)], self.simulator.start_ms, horizon
+        )
+        return max((int(s.timestamps[-1]) for s in found if len(s.timestamps)), default=-1)
+
+    def tick(self) -> None:
+        """Scrapes of the whole fleet due since the last one (on the interval grid) into storage."""
+        with self._lock:
+            results = [self.storage.append(batch) for batch in self.simulator.advance()]
+        for result in results:
+            if result.rejected:
+                log.warning(
+                    "simulator: %d samples rejected: %s", result.rejected, result.errors[:3]
+                )
+
+    def fleet(self) -> dict[str, Any]:
+        """Servers with their latest figures and status, plus fleet totals."""
+        with self._lock:
+            return self.simulator.snapshot().to_dict()
+
+    def server(self, name: str) -> dict[str, Any]:
+        """One server's latest figures, or NotFound."""
+        for server in self.fleet()["servers"]:
+            if server["name"] == name:
+                return dict(server)
+        raise NotFound(f"no server named {name!r} in the fleet")
+
+    def exposition(self, server: str | None = None) -> str:
+        """The latest value of every series in the Prometheus text format (optionally one server)."""
+        with self._lock:
+            return self.simulator.exposition(server)
+
+    def ground_truth(self) -> dict[str, Any]:
+        """Every fault injected so far."""
+        with self._lock:
+            return self.simulator.ground_truth().to_dict()
