@@ -53,7 +53,7 @@ def family_ranges(om: Path) -> list[tuple[int, int, str]]:
             carry, offset = data[last_nl:], offset + len(block)
         end = _data_end(fh, offset)
         bounds = [s for s, _ in starts] + [end]
-        return [(a, b, _first_sample_name(fh, a, b)) for a, b in zip(bounds, bounds[1:])]
+        return [(a, b, _first_sample_name(fh, a, b)) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def _data_end(fh: BinaryIO, size: int) -> int:

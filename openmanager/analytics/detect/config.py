@@ -26,7 +26,7 @@ class DetectorConfig:
         unknown = sorted(set(data) - set(names))
         if unknown:
             raise InvalidInput(f"{cls.__name__}: unknown setting(s) {', '.join(unknown)}")
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         try:
             cfg = cls(**kwargs)
         except TypeError as exc:
