@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from openmanager import __version__
-from openmanager.cli import agent_cmd, config_cmd, query_cmd, serve_cmd, simulate_cmd, tsdb_cmd
+from openmanager.cli import agent_cmd, bench_cmd, config_cmd, query_cmd, serve_cmd, simulate_cmd, tsdb_cmd
 
 app = typer.Typer(
     name="openmanager",
@@ -21,6 +21,7 @@ app.command("query")(query_cmd.query)
 app.command("backfill")(tsdb_cmd.backfill)
 app.command("export")(tsdb_cmd.export)
 app.add_typer(tsdb_cmd.app, name="tsdb")
+app.add_typer(bench_cmd.app, name="bench")
 
 
 @app.command("version")

@@ -1,0 +1,13 @@
+"""`openmanager bench ...`: benchmarks that measure OpenManager beside its peers in the same run.
+
+Each benchmark lives in its own module and registers its command on `app` here.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    help="Benchmarks: measure OpenManager beside Prometheus and VictoriaMetrics on the same data.",
+    no_args_is_help=True,
+)
