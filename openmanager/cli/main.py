@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from openmanager import __version__
-from openmanager.cli import agent_cmd, bench_cmd, config_cmd, query_cmd, serve_cmd, simulate_cmd, tsdb_cmd
+from openmanager.cli import (
+    agent_cmd,
+    bench_cmd,
+    config_cmd,
+    query_cmd,
+    serve_cmd,
+    simulate_cmd,
+    tsdb_cmd,
+)
 
 app = typer.Typer(
     name="openmanager",
