@@ -1,0 +1,1 @@
+"""Prometheus alerting and recording rules: rule files, templating, evaluation, alert state."""
