@@ -33,8 +33,10 @@ class FleetService:
         settings: SimulatorSettings,
         storage: Storage,
         clock: Callable[[], float] = time.time,
+        publish: Callable[[str, dict[str, Any]], object] | None = None,
     ) -> None:
         self.settings = settings
+        self._publish = publish
         self.storage = storage
         self._clock = clock
         self._lock = threading.Lock()
@@ -77,11 +79,26 @@ class FleetService:
         """Scrapes of the whole fleet due since the last one (on the interval grid) into storage."""
         with self._lock:
             results = [self.storage.append(batch) for batch in self.simulator.advance()]
+        if results and self._publish is not None:
+            self.publish_latest()
         for result in results:
             if result.rejected:
                 log.warning(
                     "simulator: %d samples rejected: %s", result.rejected, result.errors[:3]
                 )
+
+    def publish_latest(self) -> None:
+        """Announce the latest figures on the `server-metrics` and `system-status` channels."""
+        if self._publish is None:
+            return
+        snap = self.fleet()
+        self._publish("server-metrics", {"time_ms": snap["time_ms"], "servers": snap["servers"]})
+        self._publish("system-status", {"time_ms": snap["time_ms"], "summary": snap["summary"]})
+
+    def trigger(self, scenario: str, server: str | None = None) -> dict[str, Any]:
+        """Inject a fault scenario now (on `server`, or the scenario's usual root)."""
+        with self._lock:
+            return self.simulator.trigger(scenario, server).to_dict()
 
     def fleet(self) -> dict[str, Any]:
         """Servers with their latest figures and status, plus fleet totals."""

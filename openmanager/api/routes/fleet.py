@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
 
 from openmanager.api.deps import platform_of
 from openmanager.errors import Unavailable
@@ -33,6 +34,19 @@ def fleet(request: Request) -> dict[str, Any]:
 def ground_truth(request: Request) -> dict[str, Any]:
     """Faults the simulator injected so far (the benchmark's labels)."""
     return {"status": "success", "data": fleet_of(request).ground_truth()}
+
+
+class FaultRequest(BaseModel):
+    """A fault scenario to inject now; `server` defaults to the scenario's usual root."""
+
+    scenario: str
+    server: str | None = None
+
+
+@router.post("/api/v1/fleet/faults")
+def trigger_fault(body: FaultRequest, request: Request) -> dict[str, Any]:
+    """Inject a fault scenario at the next tick; returns its ground-truth record."""
+    return {"status": "success", "data": fleet_of(request).trigger(body.scenario, body.server)}
 
 
 @router.get("/api/v1/fleet/{server}")
