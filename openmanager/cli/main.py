@@ -10,6 +10,7 @@ from openmanager.cli import (
     bench_cmd,
     config_cmd,
     query_cmd,
+    rules_cmd,
     serve_cmd,
     simulate_cmd,
     tsdb_cmd,
@@ -29,6 +30,7 @@ app.command("query")(query_cmd.query)
 app.command("backfill")(tsdb_cmd.backfill)
 app.command("export")(tsdb_cmd.export)
 app.add_typer(tsdb_cmd.app, name="tsdb")
+app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(bench_cmd.app, name="bench")
 
 

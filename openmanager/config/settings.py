@@ -100,6 +100,26 @@ class SimulatorSettings(Section):
     )
 
 
+class RulesSettings(Section):
+    """Alerting and recording rules (Prometheus rule-file format)."""
+
+    files: list[str] = Field(
+        default_factory=list,
+        description="Rule files to load (globs allowed), as Prometheus's `rule_files`.",
+    )
+    evaluation_interval: str = Field(
+        "1m",
+        pattern=r"^\d+(ms|[smhdwy])$",
+        description="How often groups without their own `interval` are evaluated.",
+    )
+    external_url: str = Field(
+        "", description="URL prefix of alerts' `generatorURL` (Prometheus's --web.external-url)."
+    )
+    external_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels added to alerts handed to notifiers."
+    )
+
+
 class Settings(BaseSettings):
     """All of OpenManager's configuration. Environment: OPENMANAGER_<SECTION>__<KEY>."""
 
@@ -114,6 +134,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
+    rules: RulesSettings = Field(default_factory=RulesSettings)
     scrape_configs: list[ScrapeConfig] = Field(
         default_factory=list, description="Prometheus-style scrape jobs (see prometheus.yml)."
     )

@@ -13,12 +13,11 @@ from typing import Any
 
 from openmanager.config import Settings
 from openmanager.services.agent import Agent, LocalSink
-from openmanager.services.bus import EventBus
 from openmanager.services.fleet import FleetService
 from openmanager.services.query import QueryService
+from openmanager.services.rules import RulesService
 from openmanager.services.scheduler import Scheduler
 from openmanager.services.scrape import ScrapeManager
-from openmanager.services.stream import StreamHub
 from openmanager.tsdb.factory import open_storage
 from openmanager.tsdb.storage import Storage
 from openmanager.units import parse_duration
@@ -44,10 +43,9 @@ class Platform:
         self.storage = storage if storage is not None else open_storage(settings.storage)
         self.queries = QueryService(self.storage)
         self.scheduler = Scheduler(clock)
-        self.bus = EventBus()
-        self.streams = StreamHub(self.bus)
+        self.rules = RulesService(settings.rules, self.storage, clock)
         self.fleet: FleetService | None = (
-            FleetService(settings.simulator, self.storage, clock, self.bus.publish)
+            FleetService(settings.simulator, self.storage, clock)
             if settings.simulator.enabled
             else None
         )
@@ -75,6 +73,8 @@ class Platform:
         if self.agent is not None:
             agent_s = parse_duration(self.settings.agent.interval) / 1000
             self.scheduler.add("host-agent", agent_s, self.agent.tick)
+        self.rules.register(self.scheduler)
+        self.rules.install_sighup()
         self.scheduler.start()
         self._not_ready = None
         log.info("platform started")
@@ -83,7 +83,6 @@ class Platform:
         """Stop jobs, then flush and close storage."""
         self._not_ready = "shutting down"
         await self.scheduler.stop()
-        await self.streams.stop()
         await self.scrape.stop()
         await asyncio.to_thread(self.storage.close)
         log.info("platform stopped")
