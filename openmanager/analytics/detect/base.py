@@ -44,6 +44,9 @@ class Detector(ABC):
         self.last_expected: FloatArray = np.empty((n_series, 0))
         self.last_band: FloatArray = np.empty((n_series, 0))
         self._init_state()
+        if cfg.counter:
+            self._zeros("prev_x", fill=np.nan)
+            self._zeros("prev_t", fill=np.nan)
 
     # -- what subclasses implement -------------------------------------------------------
     @abstractmethod
@@ -77,19 +80,39 @@ class Detector(ABC):
         n, k = v.shape
         out = np.zeros((n, k))
         exp, band = np.full((n, k), np.nan), np.full((n, k), np.nan)
-        seen = self.state["n_seen"]
-        warm = self.config.warmup
         for j in range(k):
-            x, tj = v[:, j], t[:, j]
-            ok = np.isfinite(x) & np.isfinite(tj)
-            x = np.where(ok, x, 0.0)
-            raw = self._update(x, tj, ok)
-            s = self._score(raw)
-            out[:, j] = np.where(ok & (seen >= warm) & np.isfinite(s), np.clip(s, 0.0, 1.0), 0.0)
+            out[:, j] = self._step(v[:, j], t[:, j])
             exp[:, j], band[:, j] = self.expected, self.band
-            seen += ok
         self.last_expected, self.last_band = exp, band
         return out[:, 0] if flat else out
+
+    def _step(self, x: FloatArray, t: FloatArray) -> FloatArray:
+        """Score one sample per series (0 while warming up or missing), then absorb it."""
+        ok = np.isfinite(x) & np.isfinite(t)
+        if self.config.counter:
+            x, ok = self._rate(x, t, ok)
+        x = np.where(ok, x, 0.0)
+        raw = self._update(x, t, ok)
+        s = self._score(raw)
+        seen = self.state["n_seen"]
+        out = np.where(
+            ok & (seen >= self.config.warmup) & np.isfinite(s), np.clip(s, 0.0, 1.0), 0.0
+        )
+        seen += ok
+        return out
+
+    def _rate(self, x: FloatArray, t: FloatArray, ok: BoolArray) -> tuple[FloatArray, BoolArray]:
+        """Per-second rate of a counter; a decrease is a reset (the new value counts from 0)."""
+        s = self.state
+        px, pt = s["prev_x"], s["prev_t"]
+        dt = t - pt
+        inc = np.where(x >= px, x - px, x)
+        good = ok & np.isfinite(px) & (dt > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(good, inc / np.where(good, dt, 1.0), 0.0)
+        s["prev_x"] = np.where(ok, x, px)
+        s["prev_t"] = np.where(ok, t, pt)
+        return rate, good
 
     def score(self, values: NDArray[Any], timestamps: NDArray[Any] | None = None) -> FloatArray:
         """Scores of a batch without changing this detector's state."""

@@ -11,9 +11,10 @@ from openmanager.errors import InvalidInput
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Settings every detector shares: samples before scoring starts."""
+    """Settings every detector shares: samples before scoring starts; counters are scored as rates."""
 
     warmup: int = 32
+    counter: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the fields (tuples become lists)."""
@@ -26,7 +27,9 @@ class DetectorConfig:
         unknown = sorted(set(data) - set(names))
         if unknown:
             raise InvalidInput(f"{cls.__name__}: unknown setting(s) {', '.join(unknown)}")
-        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        kwargs: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+        }
         try:
             cfg = cls(**kwargs)
         except TypeError as exc:

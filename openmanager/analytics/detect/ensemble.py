@@ -1,0 +1,90 @@
+"""Ensemble: member detectors combined into one calibrated 0-1 score that flags novelty, not repeats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from openmanager.analytics.detect.base import BoolArray, Detector, FloatArray
+from openmanager.analytics.detect.config import DetectorConfig
+from openmanager.errors import InvalidInput
+
+_DEFAULT_MEMBERS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("seasonal", {}),
+    ("robust_z", {}),
+)
+
+
+@dataclass(frozen=True)
+class EnsembleConfig(DetectorConfig):
+    """Members (name, config), how their strengths combine, and the novelty memory.
+
+    A member's strength is its z-like deviation. The ensemble reports how far the combined
+    strength exceeds the largest strength of the recent past (``memory`` samples, decaying),
+    floored at ``gate``: a value is anomalous when it is unlike anything seen lately, so a
+    regime that persists stops alarming and the same threshold means the same on every series.
+    """
+
+    members: tuple[tuple[str, dict[str, Any]], ...] = field(default=_DEFAULT_MEMBERS)
+    combine: str = "max"
+    memory: int = 300
+    gate: float = 5.0
+    warmup: int = 32
+
+    def validate(self) -> None:
+        """Reject out-of-range values."""
+        super().validate()
+        if not self.members:
+            raise InvalidInput("ensemble needs at least one member")
+        if self.combine not in ("max", "mean"):
+            raise InvalidInput(f"combine must be max or mean, got {self.combine!r}")
+        if self.memory < 1 or self.gate <= 0:
+            raise InvalidInput("memory must be >= 1 and gate > 0")
+
+
+def strength(score: FloatArray, half: float) -> FloatArray:
+    """Invert a member's r^2/(r^2+half^2) score back to its z-like strength r."""
+    s = np.clip(score, 0.0, 1.0 - 1e-12)
+    return half * np.sqrt(s / (1.0 - s))
+
+
+class Ensemble(Detector):
+    """Scores 0-1: r/(1+r) with r = combined strength / max(gate, recent peak strength)."""
+
+    name = "ensemble"
+    config_class = EnsembleConfig
+    config: EnsembleConfig
+
+    def _init_state(self) -> None:
+        from openmanager.analytics.detect.registry import create
+
+        members = [(str(m[0]), dict(m[1])) for m in self.config.members]
+        self.children = [create(name, cfg, self.n_series) for name, cfg in members]
+        self._zeros("peak")
+        self.agree: BoolArray = np.zeros((self.n_series, len(self.children)), dtype=bool)
+        self.strengths: FloatArray = np.zeros((self.n_series, len(self.children)))
+
+    def _update(self, x: FloatArray, t: FloatArray, ok: BoolArray) -> FloatArray:
+        cfg = self.config
+        cols = []
+        for child in self.children:
+            half = float(getattr(child.config, "z_half", 4.0))
+            cols.append(strength(child._step(x, t), half))
+        z = np.stack(cols, axis=1)
+        self.strengths = z
+        comb = z.max(axis=1) if cfg.combine == "max" else z.mean(axis=1)
+        peak = self.state["peak"]
+        r: FloatArray = comb / np.maximum(peak, cfg.gate)
+        decay = 1.0 - 1.0 / cfg.memory
+        self.state["peak"] = np.where(ok, np.maximum(peak * decay, comb), peak)
+        self.agree = z >= cfg.gate
+        lead = self.children[0]
+        self.expected, self.band = lead.expected, lead.band
+        return r
+
+    def _score(self, raw: FloatArray) -> FloatArray:
+        """Calibrated: 0.5 when the strength equals the recent peak (or the gate)."""
+        r = np.maximum(raw, 0.0)
+        return r / (1.0 + r)

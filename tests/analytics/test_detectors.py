@@ -1,0 +1,141 @@
+"""Detectors: spikes found, quiet data quiet, gaps/NaN/constant/short history/counter resets safe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from openmanager.analytics.detect.base import Detector
+from openmanager.analytics.detect.registry import create, names
+from openmanager.errors import InvalidInput, NotFound
+
+GENERIC = ["robust_z", "iqr", "seasonal", "cusum", "isolation_forest", "ensemble"]
+
+
+def noisy(n_series: int, n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(50.0, 2.0, (n_series, n))
+
+
+@pytest.mark.parametrize("name", GENERIC + ["cpu_spike"])
+def test_spike_scores_far_above_quiet_rows(name: str) -> None:
+    x = noisy(4, 800)
+    x[:, 700] += 40.0
+    s = create(name, None, n_series=4).update(x, np.arange(800) * 60.0)
+    assert s.shape == (4, 800)
+    assert np.all((s >= 0) & (s <= 1))
+    assert np.all(s[:, 700] > np.quantile(s[:, 100:699], 0.99, axis=1))
+
+
+@pytest.mark.parametrize("name", sorted(set(names()) - {"composite_anomaly"}))
+def test_gaps_nan_constant_and_short_history_do_not_flood(name: str) -> None:
+    det = create(name, None, n_series=4)
+    x = np.full((4, 400), 7.0)  # constant series
+    x[1] = noisy(1, 400)[0]
+    x[2, 50:120] = np.nan  # a gap
+    x[3, :] = np.nan
+    x[3, ::37] = 1.0  # very sparse
+    t = np.arange(400) * 15.0
+    t2 = t.copy()
+    t2[200:] += 3600.0  # a hole in time
+    s = det.update(x, np.broadcast_to(t2, x.shape))
+    assert np.all(np.isfinite(s)) and np.all((s >= 0) & (s <= 1))
+    assert (s[:, 0:3] == 0).all()  # nothing during warm-up
+    assert (s[0] > 0.5).sum() == 0  # a constant series never alarms
+    assert (s[2, 50:120] == 0).all()  # missing rows score 0
+    assert (s > 0.5).sum() <= 8
+
+
+def test_counter_reset_is_not_an_anomaly_but_a_rate_surge_is() -> None:
+    rng = np.random.default_rng(1)
+    rate = rng.normal(1000.0, 30.0, (2, 600)).clip(1)
+    rate[1, 500:] *= 8.0  # traffic surge on series 1 only
+    counter = np.cumsum(rate * 15.0, axis=1)
+    counter[0, 300:] -= counter[0, 299]  # series 0 restarts (counter reset) at row 300
+    counter[0, 300:] = np.maximum(counter[0, 300:], 0.0)
+    s = create("network_anomaly", None, n_series=2).update(counter, np.arange(600) * 15.0)
+    assert s[0, 295:310].max() < 0.5
+    assert s[1, 500:503].max() > 0.5
+
+
+def test_memory_leak_flags_sustained_growth_only() -> None:
+    rng = np.random.default_rng(2)
+    x = 40.0 + rng.normal(0.0, 0.5, (2, 600))
+    x[1, 300:] += np.arange(300) * 0.1  # steady growth on series 1
+    s = create("memory_leak", None, n_series=2).update(x, np.arange(600) * 60.0)
+    assert s[0].max() < 0.5
+    assert s[1, 300:].max() > 0.5
+    first = int(np.argmax(s[1] > 0.5))
+    assert 300 <= first < 420
+
+
+def test_disk_fill_rate_change() -> None:
+    rng = np.random.default_rng(3)
+    used = 30.0 + np.cumsum(np.abs(rng.normal(0.001, 0.001, (2, 800))), axis=1)
+    used[1, 600:] += np.cumsum(np.full(200, 0.2))  # fills 100x faster from row 600
+    s = create("disk_anomaly", None, n_series=2).update(used, np.arange(800) * 60.0)
+    assert s[0, 100:].max() < 0.5
+    assert s[1, 600:640].max() > 0.5
+
+
+def test_composite_needs_several_metrics_of_one_server() -> None:
+    x = noisy(8, 500, seed=4)  # two servers x four metrics
+    x[0, 450] += 15.0  # one metric of server 0
+    x[4:7, 450] += 15.0  # three metrics of server 1
+    s = create("composite_anomaly", {"group": 4}, n_series=8).update(x, np.arange(500) * 15.0)
+    assert s[:4, 450].max() < 0.5
+    assert s[4:, 450].min() > 0.5
+
+
+def test_seasonal_knows_yesterday() -> None:
+    t = np.arange(0, 6 * 86400, 300.0)
+    day = 50 + 30 * np.sin(2 * np.pi * t / 86400)
+    x = np.vstack([day, day]) + np.random.default_rng(5).normal(0, 1.0, (2, len(t)))
+    late = len(t) - 100
+    x[1, late] = 50 + 30 * np.sin(2 * np.pi * t[late] / 86400 + np.pi)  # value of the other phase
+    s = create("seasonal", None, n_series=2).update(x, t)
+    assert s[1, late] > 0.5 and s[0, late] < 0.5
+    assert (s[0, len(t) // 2 :] > 0.5).sum() <= 2
+
+
+def test_streaming_equals_batch_and_score_has_no_side_effect() -> None:
+    x = noisy(3, 300)
+    t = np.arange(300) * 10.0
+    batch = create("ensemble", None, n_series=3).update(x, t)
+    det = create("ensemble", None, n_series=3)
+    peek = det.score(x[:, :10], t[:10])
+    stream = np.stack([det.update(x[:, j], t[j]) for j in range(300)], axis=1)
+    np.testing.assert_allclose(stream, batch)
+    np.testing.assert_allclose(peek, batch[:, :10])
+
+
+def test_no_look_ahead() -> None:
+    x = noisy(2, 400)
+    t = np.arange(400) * 10.0
+    a = create("ensemble", None, n_series=2).update(x, t)
+    y = x.copy()
+    y[:, 300:] += 100.0  # the future changes
+    b = create("ensemble", None, n_series=2).update(y, t)
+    np.testing.assert_array_equal(a[:, :300], b[:, :300])
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    x = noisy(2, 300)
+    t = np.arange(300) * 10.0
+    det = create("ensemble", None, n_series=2)
+    det.update(x[:, :200], t[:200])
+    det.save(tmp_path / "d")
+    again = Detector.load(tmp_path / "d")
+    np.testing.assert_allclose(again.update(x[:, 200:], t[200:]), det.update(x[:, 200:], t[200:]))
+
+
+def test_registry_and_config_errors() -> None:
+    with pytest.raises(NotFound):
+        create("nope")
+    with pytest.raises(InvalidInput, match="unknown setting"):
+        create("robust_z", {"windw": 3})
+    with pytest.raises(InvalidInput):
+        create("robust_z", {"window": 1})
+    with pytest.raises(InvalidInput):
+        create("robust_z").update(np.zeros((3, 4)))
