@@ -13,11 +13,13 @@ from typing import Any
 
 from openmanager.config import Settings
 from openmanager.services.agent import Agent, LocalSink
+from openmanager.services.bus import EventBus
 from openmanager.services.fleet import FleetService
 from openmanager.services.query import QueryService
 from openmanager.services.rules import RulesService
 from openmanager.services.scheduler import Scheduler
 from openmanager.services.scrape import ScrapeManager
+from openmanager.services.stream import StreamHub
 from openmanager.tsdb.factory import open_storage
 from openmanager.tsdb.storage import Storage
 from openmanager.units import parse_duration
@@ -44,8 +46,10 @@ class Platform:
         self.queries = QueryService(self.storage)
         self.scheduler = Scheduler(clock)
         self.rules = RulesService(settings.rules, self.storage, clock)
+        self.bus = EventBus()
+        self.streams = StreamHub(self.bus)
         self.fleet: FleetService | None = (
-            FleetService(settings.simulator, self.storage, clock)
+            FleetService(settings.simulator, self.storage, clock, self.bus.publish)
             if settings.simulator.enabled
             else None
         )
@@ -83,6 +87,7 @@ class Platform:
         """Stop jobs, then flush and close storage."""
         self._not_ready = "shutting down"
         await self.scheduler.stop()
+        await self.streams.stop()
         await self.scrape.stop()
         await asyncio.to_thread(self.storage.close)
         log.info("platform stopped")
