@@ -18,7 +18,7 @@ TICK_S = 2.0
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a served fleet: 20 servers, a tick every TICK_S, no random faults."""
     root = tmp_path_factory.mktemp("serve")
@@ -30,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Headless Chromium from Debian (`apt-get install chromium`), driven by Playwright."""
     path = require_binary("chromium")

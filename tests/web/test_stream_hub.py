@@ -1,0 +1,145 @@
+"""The event bus and the stream hub in-process: filters, throttling, batching, slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from openmanager.errors import InvalidInput
+from openmanager.services.bus import EventBus
+from openmanager.services.stream import ClientSession, Filter, StreamHub
+
+FLEET = {
+    "time_ms": 1,
+    "servers": [
+        {"name": "db-1", "role": "database", "environment": "aws"},
+        {"name": "web-1", "role": "web", "environment": "gcp"},
+        {"name": "web-2", "role": "web", "environment": "aws"},
+    ],
+}
+
+
+async def take(session: ClientSession, timeout_s: float) -> list[dict[str, Any]]:
+    """Every message the session's sender would write within `timeout_s`."""
+    out: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                channel, text = await session.next_message()
+                session.sent(channel)
+                if text:
+                    out.append(json.loads(text))
+    except TimeoutError:
+        pass
+    return out
+
+
+def updates(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if m["type"] == "update"]
+
+
+def test_bus_delivers_across_threads_and_keeps_the_latest() -> None:
+    async def main() -> list[int]:
+        bus = EventBus()
+        sub = bus.subscribe("logs", maxsize=3)
+        t = threading.Thread(target=lambda: [bus.publish("logs", {"n": i}) for i in range(5)])
+        t.start()
+        t.join()
+        await asyncio.sleep(0.05)
+        got = [sub.queue.get_nowait().payload["n"] for _ in range(sub.queue.qsize())]
+        assert sub.dropped == 2  # a slow subscriber loses the oldest, never blocks publishers
+        latest = bus.latest("logs")
+        assert latest is not None and latest.payload == {"n": 4}
+        sub.close()
+        assert bus.subscribers("logs") == 0
+        return got
+
+    assert asyncio.run(main()) == [2, 3, 4]
+
+
+def test_filters_apply_per_item_and_reject_unknown_keys() -> None:
+    web = Filter.from_dict({"role": "web"}).apply(FLEET)
+    assert web is not None and [s["name"] for s in web["servers"]] == ["web-1", "web-2"]
+    one = Filter.from_dict({"server": "web-2"}).apply(FLEET)
+    assert one is not None and [s["name"] for s in one["servers"]] == ["web-2"]
+    both = Filter(role="web", environment="aws").apply(FLEET)
+    assert both is not None and [s["name"] for s in both["servers"]] == ["web-2"]
+    assert Filter(role="cache").apply(FLEET) is None
+    assert Filter(server="db-1").apply({"server": "web-1", "alert": "x"}) is None
+    assert Filter().apply(FLEET) is FLEET
+    with pytest.raises(InvalidInput):
+        Filter.from_dict({"host": "x"})
+
+
+def test_updates_are_throttled_to_one_per_second_and_batched() -> None:
+    async def main() -> list[dict[str, Any]]:
+        bus = EventBus()
+        hub = StreamHub(bus, throttle_s=1.0)
+        session = hub.open("test")
+        session.subscribe("logs", Filter())
+        await asyncio.sleep(0.05)  # the channel's pump subscribes
+        for i in range(10):
+            bus.publish("logs", {"n": i})
+            await asyncio.sleep(0.02)
+        started = time.monotonic()
+        messages = await take(session, 1.5)
+        assert time.monotonic() - started >= 1.4
+        await hub.stop()
+        return updates(messages)
+
+    got = asyncio.run(main())
+    assert len(got) == 2, got  # the first at once, the other nine together a second later
+    assert [e["data"]["n"] for e in got[0]["events"]] == [0]
+    assert [e["data"]["n"] for e in got[1]["events"]] == list(range(1, 10))
+
+
+def test_a_new_subscriber_gets_the_latest_state_filtered() -> None:
+    async def main() -> list[dict[str, Any]]:
+        bus = EventBus()
+        bus.publish("server-metrics", FLEET)
+        hub = StreamHub(bus)
+        session = hub.open("test")
+        session.handle(json.dumps({"action": "subscribe", "channel": "server-metrics",
+                                   "filter": {"role": "database"}}))  # fmt: skip
+        session.handle(json.dumps({"action": "subscribe", "channel": "no-such"}))
+        session.handle("not json")
+        messages = await take(session, 0.2)
+        await hub.stop()
+        return messages
+
+    messages = asyncio.run(main())
+    kinds = [m["type"] for m in messages]
+    assert kinds == ["subscribed", "update", "error", "error"], kinds
+    servers = messages[1]["events"][0]["data"]["servers"]
+    assert [s["name"] for s in servers] == ["db-1"]
+
+
+def test_a_slow_client_is_dropped_from_the_channel_without_slowing_others() -> None:
+    async def main() -> tuple[list[dict[str, Any]], int]:
+        bus = EventBus()
+        hub = StreamHub(bus, throttle_s=0.01, max_pending=3)
+        slow, fast = hub.open("test"), hub.open("test")
+        slow.subscribe("logs", Filter())
+        fast.subscribe("logs", Filter())
+        await asyncio.sleep(0.05)
+        fast_updates = 0
+        for i in range(10):
+            bus.publish("logs", {"n": i})
+            await asyncio.sleep(0.03)
+            fast_updates += len(updates(await take(fast, 0.001)))  # `fast` keeps up
+        messages = [json.loads(slow.outbox.get_nowait()[1]) for _ in range(slow.outbox.qsize())]
+        assert "logs" not in slow.channels and "logs" in fast.channels
+        assert hub.stats()["slow_drops"] == 1
+        await hub.stop()
+        return messages, fast_updates
+
+    slow_messages, fast_updates = asyncio.run(main())
+    assert len(updates(slow_messages)) == 3
+    dropped = [m for m in slow_messages if m["type"] == "dropped"]
+    assert len(dropped) == 1 and dropped[0]["channel"] == "logs"
+    assert fast_updates == 10
