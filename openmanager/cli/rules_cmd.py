@@ -30,3 +30,27 @@ def check(files: list[Path] = typer.Argument(..., help="Rule files to validate."
         typer.echo(f"  SUCCESS: {n} rules found\n")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("test")
+def test(files: list[Path] = typer.Argument(..., help="promtool rule unit-test files.")) -> None:
+    """Run Prometheus rule unit tests (the `promtool test rules` format); exit 1 on failure."""
+    from openmanager.rules.unittest import run_test_file
+
+    failed = False
+    for path in files:
+        typer.echo(f"Unit Testing:  {path}")
+        outcome = run_test_file(path)
+        if outcome.error is not None:
+            typer.echo(f"  FAILED:\n{outcome.error}\n")
+            failed = True
+        elif outcome.failures:
+            typer.echo("  FAILED:")
+            for f in outcome.failures:
+                typer.echo(f)
+            typer.echo("")
+            failed = True
+        else:
+            typer.echo("  SUCCESS\n")
+    if failed:
+        raise typer.Exit(1)
