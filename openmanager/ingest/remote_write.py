@@ -1,8 +1,9 @@
 """Prometheus remote-write 1.0: `WriteRequest` protobuf in a snappy block, encoded and decoded.
 
 The encoder groups each series with its samples in time order. The decoder turns any valid
-request into a `SampleBatch`; requests shaped as Prometheus and most clients send them take a
-vectorised path (see `proto/wire.py`), anything else the plain protobuf path. Exemplars and
+request into a `SampleBatch`; one TimeSeries per sample (Prometheus's queue manager) takes
+`remote_write_tail`, other requests shaped as most clients send them a vectorised path (see
+`proto/wire.py`), anything else the plain protobuf path. Exemplars and
 native histograms parse but are ignored. Stale markers and NaN payloads pass bit-exactly.
 Labels follow Prometheus 2.x rules (classic names, no duplicates, a metric name; empty values
 dropped); a `LabelCache` remembers validated label encodings across requests.
@@ -21,6 +22,7 @@ from google.protobuf.message import DecodeError
 from openmanager.errors import InvalidInput
 from openmanager.ingest.proto import remote_pb2 as pb
 from openmanager.ingest.proto import wire
+from openmanager.ingest.remote_write_tail import RegionCache, decode_single_samples
 from openmanager.samples import (
     METRIC_NAME,
     Float64Array,
@@ -121,6 +123,8 @@ class LabelCache:
     def __init__(self, max_entries: int = 200_000) -> None:
         self.max_entries = max_entries
         self._items: dict[bytes, Labels] = {}
+        self.regions = RegionCache(self.lookup, max_entries)
+        """Regions checked to be only `labels` records (the single-sample path's cache)."""
 
     def lookup(self, region: bytes) -> Labels:
         """Labels of one encoded `labels` run; raises InvalidInput if they break the rules."""
@@ -149,8 +153,9 @@ def decode_write_request(body: bytes, cache: LabelCache | None = None) -> Sample
 
 def decode_write_request_raw(raw: bytes, cache: LabelCache | None = None) -> SampleBatch:
     """Decode uncompressed `WriteRequest` protobuf bytes into a batch."""
+    cache = DEFAULT_CACHE if cache is None else cache
     try:
-        fast = _decode_fast(raw, DEFAULT_CACHE if cache is None else cache)
+        fast = decode_single_samples(raw, cache.regions) or _decode_fast(raw, cache)
     except (DecodeError, InvalidInput):
         fast = None  # the plain path decodes again and names the offending timeseries
     return fast if fast is not None else _decode_plain(raw)

@@ -36,7 +36,8 @@ from openmanager.samples import SampleBatch, make_labels
 from openmanager.tsdb.matchers import eq
 from tests.api import conftest as api_conftest
 from tests.api.conftest import MakeClient
-from tests.ingest.test_remote_write import mutated
+from tests.ingest.test_remote_write import batches, mutated
+from tests.ingest.test_remote_write_tail import one_per_sample
 
 pytestmark = pytest.mark.slow
 make_client = api_conftest.make_client  # the app factory fixture, shared with tests/api
@@ -72,6 +73,24 @@ def expositions(draw: st.DrawFn) -> bytes:
         else:
             text[at:at] = bytes(draw(st.lists(st.sampled_from(SYNTAX), min_size=1, max_size=4)))
     return bytes(text)
+
+
+@st.composite
+def mutated_single(draw: st.DrawFn) -> bytes:
+    """A Prometheus-shaped request (one TimeSeries per sample) with a few bytes changed."""
+    raw = bytearray(one_per_sample(draw(batches())))
+    for _ in range(draw(st.integers(0, 3))):
+        if not raw:
+            break
+        at = draw(st.integers(0, len(raw) - 1))
+        op = draw(st.sampled_from(["flip", "cut", "insert"]))
+        if op == "flip":
+            raw[at] ^= 1 << draw(st.integers(0, 7))
+        elif op == "cut":
+            del raw[at : at + draw(st.integers(1, 12))]
+        else:
+            raw[at:at] = draw(st.binary(min_size=1, max_size=4))
+    return bytes(raw)
 
 
 def _fuzz(name: str, strategy: st.SearchStrategy[Any], check: Callable[[Any], None]) -> int:
@@ -151,7 +170,12 @@ def test_fuzz_exposition_parser() -> None:
 
 def test_fuzz_remote_write_decoder() -> None:
     """Mutated requests and raw bytes: decoded alike on every path, or InvalidInput."""
-    assert _fuzz("remote-write decoder", mutated() | st.binary(max_size=300), _decode) > 0
+    assert (
+        _fuzz(
+            "remote-write decoder", mutated() | mutated_single() | st.binary(max_size=300), _decode
+        )
+        > 0
+    )
 
 
 def test_fuzz_receiver_keeps_what_is_stored(make_client: MakeClient) -> None:
@@ -176,4 +200,4 @@ def test_fuzz_receiver_keeps_what_is_stored(make_client: MakeClient) -> None:
         assert series.timestamps.tolist() == [now - 1000, now]
         assert series.values.tolist() == [1.5, 2.5]
 
-    assert _fuzz("receiver", mutated(), post) > 0
+    assert _fuzz("receiver", mutated() | mutated_single(), post) > 0
