@@ -7,7 +7,7 @@ from datetime import datetime
 
 from openmanager.errors import InvalidInput
 from openmanager.promql import ast
-from openmanager.promql.parse import parse_expr
+from openmanager.promql.parse import MAX_DURATION_MS, parse_expr
 from openmanager.tsdb.matchers import Matcher
 from openmanager.units import parse_duration
 
@@ -26,35 +26,71 @@ def parse_time(text: str, name: str) -> int:
             stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
             raise InvalidInput(
-                f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp'
+                f"invalid parameter \"{name}\": Invalid time value for '{name}': "
+                f'cannot parse "{text}" to a valid timestamp'
             ) from exc
         if stamp.tzinfo is None:
             raise InvalidInput(
-                f'invalid parameter "{name}": timestamp "{text}" has no time zone'
+                f"invalid parameter \"{name}\": Invalid time value for '{name}': "
+                f'cannot parse "{text}" to a valid timestamp'
             ) from None
         return int(round(stamp.timestamp() * 1000))
-    if not math.isfinite(seconds):
+    if math.isnan(seconds):
         raise InvalidInput(
-            f'invalid parameter "{name}": cannot parse "{text}" to a valid timestamp'
+            f"invalid parameter \"{name}\": Invalid time value for '{name}': "
+            f'cannot parse "{text}" to a valid timestamp'
         )
-    return int(round(seconds * 1000))
+    if math.isinf(seconds):
+        return MAX_TIME_MS if seconds > 0 else MIN_TIME_MS
+    # Beyond Prometheus's own min/max times the answer is the same (no data): clamp, so
+    # evaluation arithmetic stays inside int64.
+    return min(max(int(round(seconds * 1000)), MIN_TIME_MS), MAX_TIME_MS)
 
 
 def parse_step(text: str, name: str = "step") -> int:
-    """A duration as float seconds (`15`, `0.5`) or Prometheus text (`15s`, `1m`), in ms."""
+    """A duration as float seconds (`15`, `0.5`) or Prometheus text (`15s`, `1m`), in ms.
+
+    Negative numbers parse (the caller says why they are not accepted, as Prometheus does).
+    """
     value = text.strip()
+    bad = InvalidInput(f'invalid parameter "{name}": cannot parse "{text}" to a valid duration')
     try:
         seconds = float(value)
     except ValueError:
         try:
-            return parse_duration(value)
+            ms = parse_duration(value)
         except InvalidInput as exc:
-            raise InvalidInput(
-                f'invalid parameter "{name}": cannot parse "{text}" to a valid duration'
-            ) from exc
-    if not math.isfinite(seconds) or seconds < 0:
-        raise InvalidInput(f'invalid parameter "{name}": cannot parse "{text}" to a valid duration')
-    return int(round(seconds * 1000))
+            raise bad from exc
+    else:
+        if not math.isfinite(seconds):
+            raise bad
+        ms = int(round(seconds * 1000))
+    if abs(ms) > MAX_DURATION_MS:
+        raise bad
+    return ms
+
+
+def parse_timeout(text: str | None) -> float | None:
+    """The optional `timeout` parameter in seconds (None when absent)."""
+    if text is None or text == "":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = parse_step(text, "timeout") / 1000
+    if not 0 < seconds < math.inf:
+        raise InvalidInput(
+            f'invalid parameter "timeout": cannot parse "{text}" to a valid duration'
+        )
+    return seconds
+
+
+def parse_query(text: str | None) -> ast.Node:
+    """The `query` parameter parsed; errors are worded as Prometheus words them."""
+    try:
+        return parse_expr(text or "")
+    except InvalidInput as exc:
+        raise InvalidInput(f'invalid parameter "query": {exc.message}') from exc
 
 
 def optional_time(text: str | None, name: str, default: int) -> int:

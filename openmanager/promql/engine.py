@@ -7,13 +7,16 @@ An instant query is a range query of one step. Errors are `InvalidInput` (bad qu
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 import openmanager.promql.functions as _functions  # noqa: F401 - the table the engine dispatches to
-from openmanager.errors import InvalidInput
+from openmanager.errors import InvalidInput, OpenManagerError
 from openmanager.promql import ast as A
+from openmanager.promql.errors import QueryExecutionError
 from openmanager.promql.evaluate import Budget, Evaluator
 from openmanager.promql.parse import parse_expr
 from openmanager.promql.selectors import range_to_samples
@@ -65,8 +68,11 @@ class Engine:
         self.timeout_s = timeout_s
         self.default_subquery_step_ms = default_subquery_step_ms
 
-    def _evaluator(self, steps: Int64Array, start: int, end: int) -> Evaluator:
-        deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
+    def _evaluator(
+        self, steps: Int64Array, start: int, end: int, timeout_s: float | None = None
+    ) -> Evaluator:
+        limits = [t for t in (self.timeout_s, timeout_s) if t is not None]
+        deadline = time.monotonic() + min(limits) if limits else None
         return Evaluator(
             self.storage,
             steps,
@@ -77,10 +83,19 @@ class Engine:
             self.default_subquery_step_ms,
         )
 
-    def instant_query(self, expr: str | A.Node, time_ms: int) -> QueryResult:
-        """Evaluate `expr` (text, or an already parsed expression) at one time."""
+    def instant_query(
+        self, expr: str | A.Node, time_ms: int, *, timeout_s: float | None = None
+    ) -> QueryResult:
+        """Evaluate `expr` (text, or an already parsed expression) at one time.
+
+        `timeout_s` shortens the engine's timeout for this query (it never lengthens it).
+        """
         node = expr if isinstance(expr, A.Node) else parse_expr(expr)
-        ev = self._evaluator(np.array([time_ms], dtype=np.int64), time_ms, time_ms)
+        with _execution_errors():
+            return self._instant(node, time_ms, timeout_s)
+
+    def _instant(self, node: A.Node, time_ms: int, timeout_s: float | None) -> QueryResult:
+        ev = self._evaluator(np.array([time_ms], dtype=np.int64), time_ms, time_ms, timeout_s)
         top = A.unwrap_parens(node)
         if isinstance(top, A.Subquery):
             rv, inner = ev.subquery(top)
@@ -103,7 +118,13 @@ class Engine:
         return QueryResult(ValueType.VECTOR, out, time_ms=time_ms)
 
     def range_query(
-        self, expr: str | A.Node, start_ms: int, end_ms: int, step_ms: int
+        self,
+        expr: str | A.Node,
+        start_ms: int,
+        end_ms: int,
+        step_ms: int,
+        *,
+        timeout_s: float | None = None,
     ) -> QueryResult:
         """Evaluate `expr` at start, start+step, ... <= end; always a matrix."""
         if step_ms <= 0:
@@ -125,7 +146,8 @@ class Engine:
                 "must be Scalar or instant Vector"
             )
         steps = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-        value = self._evaluator(steps, start_ms, end_ms).eval(node)
+        with _execution_errors():
+            value = self._evaluator(steps, start_ms, end_ms, timeout_s).eval(node)
         if isinstance(value, StepScalar):
             return QueryResult(ValueType.MATRIX, [ResultSeries((), steps, value.values)])
         if not isinstance(value, StepVector):
@@ -138,6 +160,17 @@ class Engine:
             if p.any():
                 out.append(ResultSeries(vec.labels[i], steps[p], vec.values[i][p]))
         return QueryResult(ValueType.MATRIX, out)
+
+
+@contextmanager
+def _execution_errors() -> Iterator[None]:
+    """Numeric failures inside evaluation (overflow, bad shapes) become `execution` errors."""
+    try:
+        yield
+    except OpenManagerError:
+        raise
+    except (ArithmeticError, ValueError, IndexError, TypeError, MemoryError) as exc:
+        raise QueryExecutionError(f"query evaluation failed: {exc}") from exc
 
 
 def _type_name(t: ValueType) -> str:

@@ -42,22 +42,53 @@ _CARD = {
 }
 
 
-def parse_expr(text: str) -> ast.Node:
-    """Parse a PromQL expression; raises InvalidInput('parse error: ...') when it is malformed."""
+MAX_DURATION_MS = (2**63 - 1) // 1_000_000
+"""Go's time.Duration limit (~292 years): longer ranges, offsets and steps are parse errors."""
+
+_TYPE_WORDS = (
+    (re.compile(r"\b(type|got) matrix\b"), r"\1 range vector"),
+    (re.compile(r"\b(type|got) vector\b"), r"\1 instant vector"),
+    (re.compile(r"'([^'\s]*)'"), r'"\1"'),
+)
+
+
+def prometheus_message(message: str) -> str:
+    """promql-parser's error text in Prometheus's words (type names, double-quoted names)."""
+    for pattern, repl in _TYPE_WORDS:
+        message = pattern.sub(repl, message)
+    return message
+
+
+def parse_raw(text: str) -> Any:
+    """The `promql_parser` tree of a query; raises InvalidInput('parse error: ...')."""
     if not text.strip():
         raise InvalidInput("parse error: no expression found in input")
     try:
-        raw = pp.parse(text)
+        return pp.parse(text)
     except ValueError as exc:
-        raise InvalidInput(f"parse error: {exc}") from exc
-    return convert(raw)
+        raise InvalidInput(f"parse error: {prometheus_message(str(exc))}") from exc
+    except OverflowError as exc:
+        raise InvalidInput("parse error: duration out of range") from exc
+
+
+def parse_expr(text: str) -> ast.Node:
+    """Parse a PromQL expression; raises InvalidInput('parse error: ...') when it is malformed."""
+    return convert(parse_raw(text))
+
+
+def format_expr(text: str) -> str:
+    """The query in Prometheus's canonical formatting (what `/api/v1/format_query` returns)."""
+    return str(parse_raw(text).prettify())
 
 
 def duration_ms(td: timedelta | None) -> int:
-    """Milliseconds of a parser duration (None is 0)."""
+    """Milliseconds of a parser duration (None is 0); beyond Go's Duration range is an error."""
     if td is None:
         return 0
-    return td // _MS
+    ms = td // _MS
+    if abs(ms) > MAX_DURATION_MS:
+        raise InvalidInput("parse error: duration out of range")
+    return ms
 
 
 def _enum_name(value: object) -> str:

@@ -1,20 +1,26 @@
-"""Prometheus API: /api/v1/query, /query_range, /format_query, /query_exemplars (GET and POST)."""
+"""Prometheus API: /api/v1/query, /query_range, /format_query, /parse_query, /query_exemplars.
+
+All accept GET and POST forms. Evaluation runs in a worker thread so a long query does not
+stall the event loop; parameter errors are worded as Prometheus words them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from openmanager.api.deps import platform_of
-from openmanager.api.params import parse_step, parse_time
+from openmanager.api.params import parse_query, parse_step, parse_time, parse_timeout
 from openmanager.api.promjson import format_ts, format_value, matrix_json, vector_json
 from openmanager.api.routes.series import form_params, one
 from openmanager.api.routes.status import ok
 from openmanager.errors import InvalidInput
-from openmanager.promql.engine import QueryResult
-from openmanager.promql.parse import parse_expr
+from openmanager.promql.astjson import parse_query_json
+from openmanager.promql.engine import MAX_POINTS, QueryResult
+from openmanager.promql.parse import format_expr
 from openmanager.promql.types import ValueType
 
 router = APIRouter(prefix="/api/v1")
@@ -48,14 +54,36 @@ def result_json(result: QueryResult) -> dict[str, Any]:
     }
 
 
+def check_range(start: int, end: int, step: int) -> None:
+    """Prometheus's checks of a range query's grid, in its words, before any evaluation."""
+    if end < start:
+        raise InvalidInput('invalid parameter "end": end timestamp must not be before start time')
+    if step <= 0:
+        raise InvalidInput(
+            'invalid parameter "step": zero or negative query resolution step widths are not '
+            "accepted. Try a positive integer"
+        )
+    if (end - start) // step + 1 > MAX_POINTS:
+        raise InvalidInput(
+            "exceeded maximum resolution of 11,000 points per timeseries. "
+            "Try decreasing the query resolution (?step=XX)"
+        )
+
+
 @router.api_route("/query", methods=["GET", "POST"])
 async def query(request: Request) -> dict[str, Any]:
     """Evaluate an instant query at `time` (default: now)."""
     params = await form_params(request)
-    expr = required(params, "query")
+    expr = one(params, "query") or ""
+    parse_query(expr)
     text_time = one(params, "time")
     at = parse_time(text_time, "time") if text_time else int(time.time() * 1000)
-    result = platform_of(request).queries.instant(expr, at)
+    timeout = parse_timeout(one(params, "timeout"))
+    queries = platform_of(request).queries
+    if timeout is None:
+        result = await asyncio.to_thread(queries.instant, expr, at)
+    else:  # the service's timeout, shortened for this request
+        result = await asyncio.to_thread(queries.engine.instant_query, expr, at, timeout_s=timeout)
     return ok(result_json(result))
 
 
@@ -63,26 +91,42 @@ async def query(request: Request) -> dict[str, Any]:
 async def query_range(request: Request) -> dict[str, Any]:
     """Evaluate a range query over [start, end] every `step`."""
     params = await form_params(request)
-    expr = required(params, "query")
+    expr = one(params, "query") or ""
+    parse_query(expr)
     start = parse_time(required(params, "start"), "start")
     end = parse_time(required(params, "end"), "end")
     step = parse_step(required(params, "step"))
-    result = platform_of(request).queries.range(expr, start, end, step)
+    check_range(start, end, step)
+    timeout = parse_timeout(one(params, "timeout"))
+    queries = platform_of(request).queries
+    if timeout is None:
+        result = await asyncio.to_thread(queries.range, expr, start, end, step)
+    else:
+        result = await asyncio.to_thread(
+            queries.engine.range_query, expr, start, end, step, timeout_s=timeout
+        )
     return ok(result_json(result))
 
 
 @router.api_route("/format_query", methods=["GET", "POST"])
 async def format_query(request: Request) -> dict[str, Any]:
-    """Check and echo a query (the parser's canonical form is Prometheus's job; we validate)."""
+    """The query in Prometheus's canonical formatting."""
     params = await form_params(request)
-    expr = required(params, "query")
-    parse_expr(expr)
-    return ok(expr)
+    parse_query(one(params, "query"))
+    return ok(format_expr(one(params, "query") or ""))
+
+
+@router.api_route("/parse_query", methods=["GET", "POST"])
+async def parse_query_route(request: Request) -> dict[str, Any]:
+    """The query's syntax tree as JSON, shaped as Prometheus 3's `parse_query` returns it."""
+    params = await form_params(request)
+    parse_query(one(params, "query"))
+    return ok(parse_query_json(one(params, "query") or ""))
 
 
 @router.api_route("/query_exemplars", methods=["GET", "POST"])
 async def query_exemplars(request: Request) -> dict[str, Any]:
     """Exemplars are not stored; an empty, valid answer keeps Grafana's panels working."""
     params = await form_params(request)
-    parse_expr(required(params, "query"))
+    parse_query(one(params, "query"))
     return ok([])

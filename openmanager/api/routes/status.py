@@ -1,11 +1,16 @@
-"""Status endpoints: build info (Prometheus-compatible), jobs, storage statistics."""
+"""Status endpoints: build and runtime info (Prometheus-compatible), jobs, storage statistics."""
 
 from __future__ import annotations
 
+import os
 import platform as pyplatform
+import socket
+import threading
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
+import psutil
 from fastapi import APIRouter, Request
 
 from openmanager import __version__
@@ -30,6 +35,35 @@ def buildinfo() -> dict[str, Any]:
             "buildUser": "",
             "buildDate": "",
             "goVersion": f"python{pyplatform.python_version()}",
+        }
+    )
+
+
+def _rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+@router.get("/runtimeinfo")
+def runtimeinfo(request: Request) -> dict[str, Any]:
+    """Process facts under Prometheus's field names (Go-only fields carry the nearest analogue)."""
+    started = psutil.Process().create_time()
+    settings = platform_of(request).settings
+    retention = settings.storage.retention.raw if settings.storage.backend == "embedded" else ""
+    return ok(
+        {
+            "startTime": _rfc3339(started),
+            "CWD": os.getcwd(),
+            "hostname": socket.gethostname(),
+            "serverTime": _rfc3339(datetime.now(UTC).timestamp()),
+            "reloadConfigSuccess": True,
+            "lastConfigTime": _rfc3339(started),
+            "corruptionCount": 0,
+            "goroutineCount": threading.active_count(),
+            "GOMAXPROCS": os.cpu_count() or 1,
+            "GOMEMLIMIT": 0,
+            "GOGC": "",
+            "GODEBUG": "",
+            "storageRetention": retention,
         }
     )
 
