@@ -9,7 +9,18 @@ from fastapi import FastAPI
 
 from openmanager import __version__
 from openmanager.api.errors import install_error_handlers
-from openmanager.api.routes import fleet, health, ingest, query, rules, series, status, stream, web
+from openmanager.api.routes import (
+    fleet,
+    forecast,
+    health,
+    ingest,
+    query,
+    rules,
+    series,
+    status,
+    stream,
+    web,
+)
 from openmanager.services.platform import Platform
 
 
@@ -32,6 +43,6 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     install_error_handlers(app)
-    for module in (health, status, query, series, fleet, ingest, rules, stream, web):
+    for module in (health, status, query, series, fleet, forecast, ingest, rules, stream, web):
         app.include_router(module.router)
     return app

@@ -10,6 +10,7 @@ from openmanager.cli import (
     bench_cmd,
     config_cmd,
     detect_cmd,
+    forecast_cmd,
     query_cmd,
     rules_cmd,
     serve_cmd,
@@ -29,6 +30,7 @@ app.command("agent")(agent_cmd.agent)
 app.command("simulate")(simulate_cmd.simulate)
 app.command("query")(query_cmd.query)
 app.command("detect")(detect_cmd.detect)
+app.command("forecast")(forecast_cmd.forecast)
 app.command("backfill")(tsdb_cmd.backfill)
 app.command("export")(tsdb_cmd.export)
 app.add_typer(tsdb_cmd.app, name="tsdb")

@@ -15,6 +15,7 @@ from openmanager.config import Settings
 from openmanager.services.agent import Agent, LocalSink
 from openmanager.services.bus import EventBus
 from openmanager.services.fleet import FleetService
+from openmanager.services.forecast import EXHAUSTION_INTERVAL_S, ForecastService
 from openmanager.services.query import QueryService
 from openmanager.services.rules import RulesService
 from openmanager.services.scheduler import Scheduler
@@ -73,6 +74,8 @@ class Platform:
             interval_s = parse_duration(self.settings.simulator.interval) / 1000
             self.scheduler.add("simulator", interval_s, self.fleet.tick)
         self.scheduler.add("storage-maintenance", MAINTENANCE_INTERVAL_S, self.storage.maintain)
+        fc = ForecastService(self.queries, self.storage, self.clock)
+        self.scheduler.add("forecast-exhaustion", EXHAUSTION_INTERVAL_S, fc.write_exhaustion)
         self.scrape.register(self.scheduler)
         if self.agent is not None:
             agent_s = parse_duration(self.settings.agent.interval) / 1000

@@ -1,7 +1,8 @@
 """Forecast a prepared series: pick the candidate with the lowest rolling-origin backtest error.
 
-Each candidate is refitted on the history up to a few origins near the end and scored on the
-horizon that follows; the winner is refitted on everything and gives the path and interval.
+Each candidate is fitted without the last few horizons of history, then forecasts from every
+origin inside that holdout (rolling origin, parameters fixed) and is scored by its mean absolute
+error; the winner is refitted on everything, and its holdout errors give the interval.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 import numpy as np
 
 from openmanager.analytics.forecast.errors import ForecastError, InsufficientHistory
-from openmanager.analytics.forecast.models import Fitted, Spec, fit
+from openmanager.analytics.forecast.models import Fitted, Spec, fit, horizons
 from openmanager.analytics.forecast.prepare import human, prepare
 from openmanager.analytics.forecast.types import Backtest, Forecast, Prepared
 from openmanager.samples import Float64Array, Int64Array
@@ -23,7 +24,8 @@ SEASONS = {"daily": DAY_MS, "weekly": WEEK_MS}
 SEASON_CHOICES = ("auto", "none", "daily", "weekly")
 MIN_SEASONS = 2
 """A season is estimated from at least this many full cycles."""
-BACKTEST_ORIGINS = 3
+HOLDOUT_MIN = 288
+"""The backtest forecasts from at least this many origins (when the series is long enough)."""
 MIN_TRAIN = 24
 """A backtest origin leaves at least this many points to fit on."""
 
@@ -124,34 +126,44 @@ def forecast_prepared(
         if not specs:
             raise ForecastError(f"model {model!r} is not available for this series and season")
     phase0 = prep.start_ms // prep.step_ms
-    tests = [backtest(y, phase0, s, h, level) for s in specs]
-    scored = [(t, s) for t, s in zip(tests, specs, strict=True) if t is not None]
+    hold = holdout_size(len(y), h)
+    ks = horizons(h)
+    scored: list[tuple[Backtest, Spec, list[Float64Array]]] = []
+    for spec in specs:
+        result = backtest(y, phase0, spec, h, level, hold, ks)
+        if result is not None:
+            scored.append((result[0], spec, result[1]))
     if scored:
-        best = min(scored, key=lambda ts_: ts_[0].mae)[1]
+        _, best, errors = min(scored, key=lambda x: x[0].mae)
+        fitted = fit(y, phase0, best, h, level)
+        fitted.use_errors(ks, errors, level)
     else:
         best = _default_choice(y, phase0, specs, h, level)
         notes.append(
             f"too little history beyond the horizon for a backtest; chose {best.name} by default"
         )
-    fitted = fit(y, phase0, best, h, level)
-    return _finish(base, fitted, h, [t for t in tests if t is not None])
+        fitted = fit(y, phase0, best, h, level)
+    return _finish(base, fitted, h, [b for b, _, _ in scored])
 
 
-def backtest(y: Float64Array, phase0: int, spec: Spec, h: int, level: float) -> Backtest | None:
-    """Mean absolute error of `spec` over up to BACKTEST_ORIGINS origins, each h steps ahead."""
+def holdout_size(n: int, h: int) -> int:
+    """Points at the end kept out of fitting for the backtest: several horizons, <= a third."""
+    return min(n // 3, max(3 * h, HOLDOUT_MIN + h))
+
+
+def backtest(
+    y: Float64Array, phase0: int, spec: Spec, h: int, level: float, hold: int, ks: Int64Array
+) -> tuple[Backtest, list[Float64Array]] | None:
+    """Fit `spec` without the last `hold` points, then forecast from every origin inside them
+    (parameters fixed): the mean absolute error over steps 1..h, and the k-step errors."""
     n = len(y)
-    need = max(MIN_TRAIN, MIN_SEASONS * spec.period)
-    stride = max(h, n // 20)
-    errs = []
-    for j in range(BACKTEST_ORIGINS):
-        origin = n - h - j * stride
-        if origin < need:
-            break
-        f = fit(y[:origin], phase0, spec, h, level, intervals=False)
-        errs.append(float(np.mean(np.abs(y[origin : origin + h] - f.predict(h)))))
-    if not errs:
+    train = n - hold
+    if hold <= h or train < max(MIN_TRAIN, MIN_SEASONS * spec.period):
         return None
-    return Backtest(spec.name, float(np.mean(errs)), len(errs))
+    f = fit(y[:train], phase0, spec, h, level, intervals=False)
+    score_ks = np.unique(np.linspace(1, h, min(h, 8)).round().astype(np.int64))
+    mae = float(np.mean([np.mean(np.abs(e)) for e in f.holdout_errors(y, phase0, train, score_ks)]))
+    return Backtest(spec.name, mae, hold - h), f.holdout_errors(y, phase0, train, ks)
 
 
 def _default_choice(y: Float64Array, phase0: int, specs: list[Spec], h: int, level: float) -> Spec:

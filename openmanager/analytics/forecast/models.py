@@ -62,6 +62,40 @@ class Fitted:
             out = out + self.profile[(self.phase_end + np.arange(1, h + 1)) % self.spec.period]
         return out
 
+    def holdout_errors(
+        self, y: Float64Array, phase0: int, start: int, ks: Int64Array
+    ) -> list[Float64Array]:
+        """k-step errors (actual - forecast) from every origin t >= start of the full series y,
+        keeping this fit's parameters: out of sample for origins past the fitting window."""
+        n = len(y)
+        out: list[Float64Array] = []
+        if self.spec.linear:
+            idx = np.arange(n, dtype=np.float64)
+            line = self.level + self.slope * (idx - (self.n - 1))
+            for k in ks:
+                t = np.arange(start, n - int(k))
+                out.append(y[t + k] - line[t + k])
+            return out
+        p = self.spec.period
+        seas = self.profile[(phase0 + np.arange(n)) % p] if p else np.zeros(n)
+        lev = _ses(y - seas, self.alpha)
+        lag = 0.0 if self.alpha >= 1 else (1 - self.alpha) / self.alpha
+        for k in ks:
+            t = np.arange(start, n - int(k))
+            out.append(y[t + k] - (lev[t] + self.slope * (k + lag) + seas[t + k]))
+        return out
+
+    def use_errors(self, ks: Int64Array, errors: list[Float64Array], level: float) -> None:
+        """Take the interval from these (out-of-sample) k-step errors instead of in-sample ones."""
+        q = ((1 - level) / 2, (1 + level) / 2)
+        keep = [j for j, e in enumerate(errors) if len(e) >= 5]
+        if not keep:
+            return
+        qs = np.array([np.quantile(errors[j], q) for j in keep])
+        self.err_k = ks[keep]
+        self.err_lo, self.err_hi = qs[:, 0], qs[:, 1]
+        self.params["interval"] = "out-of-sample errors"
+
     def bounds(self, h: int) -> tuple[Float64Array, Float64Array]:
         """Offsets (lower <= 0 <= upper) to add to the mean path, widening with the step."""
         k = np.arange(1, h + 1, dtype=np.float64)
