@@ -11,7 +11,6 @@ import httpx
 import pytest
 import websockets
 
-from tests.web import aio
 from tests.web.conftest import TICK_S
 
 pytestmark = pytest.mark.slow
@@ -51,7 +50,7 @@ def test_websocket_is_compressed_filtered_and_live(server: str) -> None:
             assert first["events"][0]["data"]["servers"]
             assert stamps[1] - stamps[0] >= 0.9  # never more than one message a second
 
-    aio.run(main())
+    asyncio.run(main())
 
 
 def test_websocket_reports_bad_requests(server: str) -> None:
@@ -62,7 +61,7 @@ def test_websocket_reports_bad_requests(server: str) -> None:
             kinds.append(json.loads(await ws.recv())["type"])
             return kinds
 
-    assert aio.run(main()) == ["hello", "error", "error"]
+    assert asyncio.run(main()) == ["hello", "error", "error"]
 
 
 def test_sse_streams_system_status(server: str) -> None:
