@@ -75,6 +75,13 @@ def test_same_series_as_prometheus(tmp_path: Path, make_client: MakeClient) -> N
             _wait(lambda: healthy(prom.get) and healthy(om.get))
             time.sleep(SCRAPES)  # both have scraped it several times now
             ours, theirs = _series(om.get, start), _series(prom.get, start)
+            (our_target,) = om.get("/api/v1/targets").json()["data"]["activeTargets"]
+            (their_target,) = prom.get("/api/v1/targets").json()["data"]["activeTargets"]
+
+    # /api/v1/targets: the same fields, and the same values where they do not depend on time.
+    assert our_target.keys() == their_target.keys()
+    for key in ("discoveredLabels", "labels", "scrapePool", "scrapeUrl", "health", "lastError"):
+        assert our_target[key] == their_target[key], key
 
     only_ours = {s for s in ours - theirs if dict(s)["__name__"] not in VOLATILE}
     only_theirs = {s for s in theirs - ours if dict(s)["__name__"] not in VOLATILE}
