@@ -11,6 +11,7 @@ import httpx
 import pytest
 import websockets
 
+from tests.web import aio
 from tests.web.conftest import TICK_S
 
 pytestmark = pytest.mark.slow
@@ -50,7 +51,7 @@ def test_websocket_is_compressed_filtered_and_live(server: str) -> None:
             assert first["events"][0]["data"]["servers"]
             assert stamps[1] - stamps[0] >= 0.9  # never more than one message a second
 
-    asyncio.run(main())
+    aio.run(main())
 
 
 def test_websocket_reports_bad_requests(server: str) -> None:
@@ -61,7 +62,7 @@ def test_websocket_reports_bad_requests(server: str) -> None:
             kinds.append(json.loads(await ws.recv())["type"])
             return kinds
 
-    assert asyncio.run(main()) == ["hello", "error", "error"]
+    assert aio.run(main()) == ["hello", "error", "error"]
 
 
 def test_sse_streams_system_status(server: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 from openmanager.errors import InvalidInput
 from openmanager.services.bus import EventBus
 from openmanager.services.stream import ClientSession, Filter, StreamHub
+from tests.web import aio
 
 FLEET = {
     "time_ms": 1,
@@ -59,7 +60,7 @@ def test_bus_delivers_across_threads_and_keeps_the_latest() -> None:
         assert bus.subscribers("logs") == 0
         return got
 
-    assert asyncio.run(main()) == [2, 3, 4]
+    assert aio.run(main()) == [2, 3, 4]
 
 
 def test_filters_apply_per_item_and_reject_unknown_keys() -> None:
@@ -92,7 +93,7 @@ def test_updates_are_throttled_to_one_per_second_and_batched() -> None:
         await hub.stop()
         return updates(messages)
 
-    got = asyncio.run(main())
+    got = aio.run(main())
     assert len(got) == 2, got  # the first at once, the other nine together a second later
     assert [e["data"]["n"] for e in got[0]["events"]] == [0]
     assert [e["data"]["n"] for e in got[1]["events"]] == list(range(1, 10))
@@ -112,7 +113,7 @@ def test_a_new_subscriber_gets_the_latest_state_filtered() -> None:
         await hub.stop()
         return messages
 
-    messages = asyncio.run(main())
+    messages = aio.run(main())
     kinds = [m["type"] for m in messages]
     assert kinds == ["subscribed", "update", "error", "error"], kinds
     servers = messages[1]["events"][0]["data"]["servers"]
@@ -138,7 +139,7 @@ def test_a_slow_client_is_dropped_from_the_channel_without_slowing_others() -> N
         await hub.stop()
         return messages, fast_updates
 
-    slow_messages, fast_updates = asyncio.run(main())
+    slow_messages, fast_updates = aio.run(main())
     assert len(updates(slow_messages)) == 3
     dropped = [m for m in slow_messages if m["type"] == "dropped"]
     assert len(dropped) == 1 and dropped[0]["channel"] == "logs"

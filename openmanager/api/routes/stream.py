@@ -82,7 +82,7 @@ async def stream_ws(websocket: WebSocket) -> None:
     finally:
         sender.cancel()
         session.close()
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await sender
 
 

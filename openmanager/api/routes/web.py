@@ -50,12 +50,12 @@ def asset(request: Request, relative: str) -> Response:
 
 
 @router.get("/")
-def index(request: Request) -> Response:
+async def index(request: Request) -> Response:
     """The dashboard's single page."""
     return asset(request, "index.html")
 
 
 @router.get("/static/{relative:path}")
-def static(relative: str, request: Request) -> Response:
+async def static(relative: str, request: Request) -> Response:
     """The dashboard's scripts, styles and the vendored uPlot."""
     return asset(request, relative)

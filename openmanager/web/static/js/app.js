@@ -51,5 +51,5 @@ async function probeSources() {
 window.addEventListener("hashchange", route);
 window.__om = ctx;
 route();
-probeSources();
+setTimeout(probeSources, 1500); // after the first view's own requests
 setInterval(probeSources, 60000);

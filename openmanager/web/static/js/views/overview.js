@@ -1,7 +1,7 @@
 // Fleet overview: totals and averages, a fleet chart, and one tile per server coloured by status,
 // filtered by environment, role and status; updated live from `server-metrics`.
 
-import { getJSON, queryRange } from "../api.js";
+import { autoStep, getJSON, queryRange } from "../api.js";
 import { Chart, fmtValue } from "../charts.js";
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
@@ -60,10 +60,11 @@ export function mount(root, ctx, params) {
     const sel = (extra) => `{${[...m, ...extra].join(",")}}`;
     const to = Date.now() / 1000;
     const from = to - 3600;
+    const step = autoStep(from, to, 120);
     try {
       const [cpu, mem] = await Promise.all([
-        queryRange(`100 * (1 - avg(rate(node_cpu_seconds_total${sel(['mode="idle"'])}[1m])))`, from, to),
-        queryRange(`100 * avg(1 - node_memory_MemAvailable_bytes${sel([])} / node_memory_MemTotal_bytes${sel([])})`, from, to),
+        queryRange(`100 * (1 - avg(rate(node_cpu_seconds_total${sel(['mode="idle"'])}[1m])))`, from, to, step),
+        queryRange(`100 * avg(1 - node_memory_MemAvailable_bytes${sel([])} / node_memory_MemTotal_bytes${sel([])})`, from, to, step),
       ]);
       chart.setData({
         x: cpu.x,
