@@ -87,19 +87,19 @@ class Detector(ABC):
         return out[:, 0] if flat else out
 
     def _step(self, x: FloatArray, t: FloatArray) -> FloatArray:
-        """Score one sample per series (0 while warming up or missing), then absorb it."""
+        """Score in [0, 1] of one sample per series (0 while warming up or missing), then absorb it."""
+        return np.clip(self._score(self._raw_step(x, t)), 0.0, 1.0)
+
+    def _raw_step(self, x: FloatArray, t: FloatArray) -> FloatArray:
+        """Raw strength (>= 0) of one sample per series, 0 while warming up or missing; absorb it."""
         ok = np.isfinite(x) & np.isfinite(t)
         if self.config.counter:
             x, ok = self._rate(x, t, ok)
-        x = np.where(ok, x, 0.0)
-        raw = self._update(x, t, ok)
-        s = self._score(raw)
+        raw = self._update(np.where(ok, x, 0.0), t, ok)
         seen = self.state["n_seen"]
-        out = np.where(
-            ok & (seen >= self.config.warmup) & np.isfinite(s), np.clip(s, 0.0, 1.0), 0.0
-        )
+        live = ok & (seen >= self.config.warmup) & np.isfinite(raw)
         seen += ok
-        return out
+        return np.where(live, np.maximum(raw, 0.0), 0.0)
 
     def _rate(self, x: FloatArray, t: FloatArray, ok: BoolArray) -> tuple[FloatArray, BoolArray]:
         """Per-second rate of a counter; a decrease is a reset (the new value counts from 0)."""

@@ -29,8 +29,8 @@ class EnsembleConfig(DetectorConfig):
 
     members: tuple[tuple[str, dict[str, Any]], ...] = field(default=_DEFAULT_MEMBERS)
     combine: str = "max"
-    memory: int = 300
-    gate: float = 5.0
+    memory: int = 3000
+    gate: float = 6.0
     warmup: int = 32
 
     def validate(self) -> None:
@@ -42,12 +42,6 @@ class EnsembleConfig(DetectorConfig):
             raise InvalidInput(f"combine must be max or mean, got {self.combine!r}")
         if self.memory < 1 or self.gate <= 0:
             raise InvalidInput("memory must be >= 1 and gate > 0")
-
-
-def strength(score: FloatArray, half: float) -> FloatArray:
-    """Invert a member's r^2/(r^2+half^2) score back to its z-like strength r."""
-    s = np.clip(score, 0.0, 1.0 - 1e-12)
-    return half * np.sqrt(s / (1.0 - s))
 
 
 class Ensemble(Detector):
@@ -63,23 +57,23 @@ class Ensemble(Detector):
         members = [(str(m[0]), dict(m[1])) for m in self.config.members]
         self.children = [create(name, cfg, self.n_series) for name, cfg in members]
         self._zeros("peak")
-        self.agree: BoolArray = np.zeros((self.n_series, len(self.children)), dtype=bool)
-        self.strengths: FloatArray = np.zeros((self.n_series, len(self.children)))
+        self.agree: list[BoolArray] = []
+        self.strengths: list[FloatArray] = []
 
     def _update(self, x: FloatArray, t: FloatArray, ok: BoolArray) -> FloatArray:
         cfg = self.config
-        cols = []
-        for child in self.children:
-            half = float(getattr(child.config, "z_half", 4.0))
-            cols.append(strength(child._step(x, t), half))
-        z = np.stack(cols, axis=1)
-        self.strengths = z
-        comb = z.max(axis=1) if cfg.combine == "max" else z.mean(axis=1)
+        cols = [child._raw_step(x, t) for child in self.children]
+        comb = cols[0]
+        for col in cols[1:]:
+            comb = np.maximum(comb, col) if cfg.combine == "max" else comb + col
+        if cfg.combine == "mean":
+            comb = comb / len(cols)
+        self.strengths = cols
         peak = self.state["peak"]
         r: FloatArray = comb / np.maximum(peak, cfg.gate)
         decay = 1.0 - 1.0 / cfg.memory
         self.state["peak"] = np.where(ok, np.maximum(peak * decay, comb), peak)
-        self.agree = z >= cfg.gate
+        self.agree = [col >= cfg.gate for col in cols]
         lead = self.children[0]
         self.expected, self.band = lead.expected, lead.band
         return r

@@ -21,10 +21,13 @@ class RobustZConfig(DetectorConfig):
     reset_z: float = 6.0
     reset_after: int = 12
     z_half: float = 4.0
+    smooth: int = 1
 
     def validate(self) -> None:
         """Reject out-of-range values."""
         super().validate()
+        if self.smooth < 1:
+            raise InvalidInput(f"smooth must be >= 1, got {self.smooth}")
         if self.window < 2:
             raise InvalidInput(f"window must be >= 2, got {self.window}")
         if self.direction not in ("both", "up", "down"):
@@ -33,6 +36,23 @@ class RobustZConfig(DetectorConfig):
     def params(self) -> RobustParams:
         """Tracker parameters: EW rate 2/(window+1)."""
         return RobustParams(2.0 / (self.window + 1), self.warmup, self.reset_z, self.reset_after)
+
+
+def smoothed(det: Detector, x: FloatArray, ok: BoolArray, span: int) -> FloatArray:
+    """EW mean of x over ``span`` samples (state key "sm"); x itself when span is 1.
+
+    Scoring a short average finds sustained shifts that single noisy samples hide.
+    """
+    if span <= 1:
+        return x
+    s = det.state
+    if "sm" not in s:
+        s["sm"] = np.full(det.n_series, np.nan)
+    prev = s["sm"]
+    a = 2.0 / (span + 1.0)
+    new = np.where(np.isfinite(prev), prev + a * (x - prev), x)
+    s["sm"] = np.where(ok, new, prev)
+    return np.where(ok, new, x)
 
 
 def directed(z: FloatArray, direction: str) -> FloatArray:
@@ -54,9 +74,11 @@ class RobustZ(Detector):
     def _init_state(self) -> None:
         for key in ("center", "scale", "age", "run"):
             self._zeros(key)
+        self._zeros("sm", fill=np.nan)
 
     def _update(self, x: FloatArray, t: FloatArray, ok: BoolArray) -> FloatArray:
         s = self.state
+        x = smoothed(self, x, ok, self.config.smooth)
         z, s["center"], s["scale"], s["age"], s["run"], sigma = robust_step(
             s["center"], s["scale"], s["age"], s["run"], x, ok, self.config.params()
         )

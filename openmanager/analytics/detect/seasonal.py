@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from openmanager.analytics.detect.base import BoolArray, Detector, FloatArray
-from openmanager.analytics.detect.robust import RobustZConfig, directed
+from openmanager.analytics.detect.robust import RobustZConfig, directed, smoothed
 from openmanager.analytics.detect.stats import robust_step
 from openmanager.errors import InvalidInput
 
@@ -42,15 +42,18 @@ class SeasonalBaseline(Detector):
         self._zeros("seen", cfg.slots)
         for key in ("trend", "tage", "center", "scale", "age", "run"):
             self._zeros(key)
+        self._zeros("sm", fill=np.nan)
 
     def _update(self, x: FloatArray, t: FloatArray, ok: BoolArray) -> FloatArray:
         s, cfg = self.state, self.config
-        rows = np.arange(self.n_series)
-        phase = np.mod(np.where(ok, t, 0.0), cfg.period) / cfg.period
-        slot = (phase * cfg.slots).astype(np.int64)
-        slot = np.clip(slot, 0, cfg.slots - 1)
-        known = s["seen"][rows, slot] > 0
-        prof = np.where(known, s["profile"][rows, slot], 0.0)
+        x = smoothed(self, x, ok, cfg.smooth)
+        phase = np.mod(np.where(ok, t, 0.0), cfg.period) * (cfg.slots / cfg.period)
+        slot = np.minimum(phase.astype(np.int64), cfg.slots - 1)
+        flat = np.arange(self.n_series) * cfg.slots + slot
+        profile, seen = s["profile"].reshape(-1), s["seen"].reshape(-1)
+        cur, count = profile[flat], seen[flat]
+        known = count > 0
+        prof = np.where(known, cur, 0.0)
         trend = np.where(s["tage"] > 0, s["trend"], x)
         expected = trend + prof
         resid = x - expected
@@ -58,16 +61,14 @@ class SeasonalBaseline(Detector):
             s["center"], s["scale"], s["age"], s["run"], resid, ok, self.config.params()
         )
         # absorb: residual clipped at 3 sigma so one outlier barely moves the baseline
-        step = np.clip(resid, -3.0 * sigma, 3.0 * sigma)
-        step = np.where(s["age"] <= cfg.warmup, resid, step)
+        lim = 3.0 * sigma
+        step = np.where(s["age"] <= cfg.warmup, resid, np.minimum(np.maximum(resid, -lim), lim))
         ta = np.maximum(1.0 / (s["tage"] + 1.0), 2.0 / (cfg.trend_window + 1))
         s["trend"] = np.where(ok, trend + ta * step, s["trend"])
         s["tage"] = s["tage"] + ok
         detr = x - s["trend"]
-        new_prof = np.where(
-            known, prof + cfg.season_rate * np.clip(detr - prof, -3 * sigma, 3 * sigma), detr
-        )
-        s["profile"][rows[ok], slot[ok]] = new_prof[ok]
-        s["seen"][rows[ok], slot[ok]] += 1.0
+        moved = prof + cfg.season_rate * np.minimum(np.maximum(detr - prof, -lim), lim)
+        profile[flat] = np.where(ok, np.where(known, moved, detr), cur)
+        seen[flat] = count + ok
         self.expected, self.band = expected + s["center"], cfg.z_half * sigma
         return np.where(known, directed(z, cfg.direction), 0.0)
