@@ -12,3 +12,4 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 from openmanager.cli import bench_ingest_cmd  # noqa: E402,F401  (registers `bench ingest`)
+from openmanager.cli import bench_nab_cmd  # noqa: E402,F401  (registers `bench nab`)
