@@ -21,6 +21,7 @@ from openmanager.api.routes import (
     stream,
     web,
 )
+from openmanager.api.routes import notify as notify_routes
 from openmanager.services.platform import Platform
 
 
@@ -45,4 +46,5 @@ def create_app(platform: Platform) -> FastAPI:
     install_error_handlers(app)
     for module in (health, status, query, series, fleet, forecast, ingest, rules, stream, web):
         app.include_router(module.router)
+    app.include_router(notify_routes.router)
     return app

@@ -14,6 +14,7 @@ from openmanager.cli import (
     query_cmd,
     rules_cmd,
     serve_cmd,
+    silence_cmd,
     simulate_cmd,
     tsdb_cmd,
 )
@@ -35,6 +36,7 @@ app.command("backfill")(tsdb_cmd.backfill)
 app.command("export")(tsdb_cmd.export)
 app.add_typer(tsdb_cmd.app, name="tsdb")
 app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(silence_cmd.app, name="silence")
 app.add_typer(bench_cmd.app, name="bench")
 
 

@@ -120,6 +120,51 @@ class RulesSettings(Section):
     )
 
 
+class MaintenanceWindowSettings(Section):
+    """A recurring maintenance window: alerts matching `matchers` are not notified during it."""
+
+    name: str = Field(..., description="Name shown in alert status (`maintenance:NAME`).")
+    cron: str = Field(..., description="Cron schedule of window starts, e.g. `0 2 * * sun`.")
+    duration: str = Field(..., pattern=r"^\d+[smhdw]$", description="Length of each window.")
+    matchers: list[str] = Field(
+        default_factory=list, description='Alertmanager matchers, e.g. `env="prod"` (all if empty).'
+    )
+    timezone: str = Field("UTC", description="Time zone the cron schedule is read in.")
+
+
+class NotifySettings(Section):
+    """Notifications: Alertmanager-dialect routing file, forwarding, history, noise control."""
+
+    config_file: Path | None = Field(
+        None,
+        description="Alertmanager-format file (route, receivers, inhibit_rules, time_intervals); unset = no routing.",
+    )
+    alertmanager_urls: list[str] = Field(
+        default_factory=list,
+        description="Real Alertmanagers to forward every alert to (`/api/v2/alerts`).",
+    )
+    external_url: str = Field("", description="URL put in notifications as `externalURL`.")
+    history_file: Path | None = Field(
+        None, description="SQLite file for silences and alert history (default: notify.db in storage.path)."
+    )
+    flap_threshold: int = Field(
+        6, ge=0, description="State changes within `flap_window` above which an alert is held as flapping (0 = off)."
+    )
+    flap_window: str = Field(
+        "1h", pattern=r"^\d+[smhdw]$", description="Window for counting an alert's state changes."
+    )
+    retry_attempts: int = Field(5, ge=1, le=100, description="Delivery attempts per notification.")
+    retry_backoff: str = Field(
+        "1s", pattern=r"^\d+(ms|[smh])$", description="First retry delay; doubles per attempt."
+    )
+    retry_max_backoff: str = Field(
+        "1m", pattern=r"^\d+(ms|[smh])$", description="Longest delay between retries."
+    )
+    maintenance_windows: list[MaintenanceWindowSettings] = Field(
+        default_factory=list, description="Recurring maintenance windows (cron schedule + duration)."
+    )
+
+
 class Settings(BaseSettings):
     """All of OpenManager's configuration. Environment: OPENMANAGER_<SECTION>__<KEY>."""
 
@@ -139,6 +184,7 @@ class Settings(BaseSettings):
         default_factory=list, description="Prometheus-style scrape jobs (see prometheus.yml)."
     )
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     @classmethod
     def settings_customise_sources(

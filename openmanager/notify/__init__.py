@@ -1,0 +1,1 @@
+"""Notifications: Alertmanager-dialect routing, grouping, silences, inhibition, receivers, history."""

@@ -1,0 +1,1 @@
+"""Receiver integrations: webhook, Slack, email (SMTP); each sends one group's notification."""
