@@ -13,4 +13,3 @@ app = typer.Typer(
 )
 from openmanager.cli import bench_ingest_cmd  # noqa: E402,F401  (registers `bench ingest`)
 from openmanager.cli import bench_nab_cmd  # noqa: E402,F401  (registers `bench nab`)
-from openmanager.cli import bench_query_cmd  # noqa: E402,F401  (registers `bench query`)

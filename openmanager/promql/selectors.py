@@ -61,16 +61,12 @@ def range_vector(series: Sequence[Series], steps: Int64Array, range_ms: int) -> 
     """Raw samples of each series (stale markers dropped) for windows `(t - range, t]`."""
     out = []
     for s in series:
-        ts = np.asarray(s.timestamps, dtype=np.int64)
-        vs = np.asarray(s.values, dtype=np.float64)
-        stale = is_stale(vs)
-        if stale.any():  # copy only the (rare) series that carry stale markers
-            keep = ~stale
-            ts, vs = ts[keep], vs[keep]
+        keep = ~is_stale(s.values)
+        ts = s.timestamps[keep]
         if len(ts) == 0:
             continue
-        out.append(RangeSeries(s.labels, ts, vs))
-    return RangeVector(out, np.asarray(steps, dtype=np.int64), range_ms)
+        out.append(RangeSeries(s.labels, ts.astype(np.int64), s.values[keep].astype(np.float64)))
+    return RangeVector(out, steps.astype(np.int64), range_ms)
 
 
 def range_to_samples(rv: RangeVector) -> list[RangeSeries]:

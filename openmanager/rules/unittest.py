@@ -47,6 +47,18 @@ def _dur(value: Any, default: int = 0) -> int:
     return parse_duration(str(value))
 
 
+def _fmt_dur(ms: int) -> str:
+    """Go's time.Duration.String() for whole seconds and up (`0s`, `1m30s`, `2h0m0s`)."""
+    secs = ms // 1000
+    h, rem = divmod(secs, 3600)
+    m, s = divmod(rem, 60)
+    if h:
+        return f"{h}h{m}m{s}s"
+    if m:
+        return f"{m}m{s}s"
+    return f"{s}s"
+
+
 def _fmt_alerts(items: list[tuple[Labels, Labels]]) -> str:
     parts = [
         f"{{Labels:{format_labels(lbl)} Annotations:{format_labels(ann)}}}" for lbl, ann in items
@@ -109,8 +121,16 @@ def _run_case(case: dict[str, Any], specs: list[Any], eval_interval: int, idx: i
     nxt = 0
     ts = 0
     while ts <= max_t:
+        errors: list[str] = []
         for g in groups:
             g.eval(ts, query, storage.append)
+            errors.extend(
+                f"    rule: {r.name}, time: {_fmt_dur(ts)}, err: {r.status.last_error}"
+                for r in g.rules
+                if r.status.last_error
+            )
+        if errors:  # promtool stops a test case at the first evaluation with rule errors
+            return failures + errors
         while (
             nxt < len(alert_tests)
             and ts <= _dur(alert_tests[nxt]["eval_time"]) < ts + eval_interval

@@ -128,13 +128,7 @@ def _extrapolated(is_counter: bool, is_rate: bool) -> SeriesFn:
             prev = np.concatenate(([np.nan], v[:-1]))
             drops = np.where(v < prev, prev, 0.0)
             start = np.minimum(lo + 1, np.maximum(hi, lo))
-            end = np.maximum(hi, start)
-            # Only windows that hold a reset need the sum; the rest keep last - first exactly.
-            at = np.flatnonzero(drops)
-            has = np.searchsorted(at, end) > np.searchsorted(at, start)
-            if has.any():
-                result = result.copy()
-                result[has] = window_sums(drops, start[has], end[has], result[has])
+            result = window_sums(drops, start, np.maximum(hi, start), result)
         range_start = rv.steps - rv.range_ms
         to_start = (t[first_i] - range_start) / 1000
         to_end = (rv.steps - t[last_i]) / 1000
