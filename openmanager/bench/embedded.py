@@ -1,8 +1,9 @@
 """Load a workload file into a fresh `EmbeddedStorage` through the backfill service and measure it.
 
-Steps: timed backfill (wall and CPU), `maintain()` until the block set stops changing (the
-steady state: compacted raw blocks, rollup tiers written, WAL checkpointed), bytes on disk by
-file kind, and a bit-exact read-back of every sample against what the parser handed to storage.
+Steps: timed backfill (wall and CPU; history goes through the bulk import path, straight to
+large raw blocks), optionally `maintain()` until the block set stops changing (rollup tiers
+written), bytes on disk by file kind, and a bit-exact read-back of every sample against what
+the parser handed to storage.
 
 The store runs on the wall clock. The workload is dated 2024, so at maintain time every
 compaction window and rollup period lies in the past and is processed at once; retention counts
@@ -11,6 +12,7 @@ back from the newest stored sample (not from now), so nothing of the loaded week
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -21,29 +23,14 @@ from typing import Any
 from openmanager.bench.digest import DigestComparison, SeriesDigests, compare
 from openmanager.bench.disk import tier_bytes, usage_by_kind
 from openmanager.config.settings import StorageSettings
-from openmanager.samples import SampleBatch
 from openmanager.services.backfill import Progress, backfill
 from openmanager.tsdb.engine import T_MAX, T_MIN, EmbeddedStorage
 from openmanager.tsdb.matchers import Matcher, MatchType
-from openmanager.tsdb.storage import AppendResult
 from openmanager.units import parse_duration
 
 MAX_MAINTAIN_PASSES = 20
 Stage = Callable[[str], None]
 """Told the name of each step as it starts."""
-
-
-class DigestingStorage(EmbeddedStorage):
-    """The embedded store, digesting every batch the backfill hands it (time kept apart)."""
-
-    def __init__(self, path: Path, settings: StorageSettings, digests: SeriesDigests) -> None:
-        super().__init__(path, settings)
-        self.digests = digests
-
-    def append(self, batch: SampleBatch) -> AppendResult:
-        """Digest the parsed batch, then store it."""
-        self.digests.add_batch(batch)
-        return super().append(batch)
 
 
 @dataclass
@@ -53,14 +40,18 @@ class EmbeddedRun:
     samples_read: int = 0
     samples_stored: int = 0
     series: int = 0
+    stats_samples: int = 0
+    """Raw samples `stats()` reports right after the load (must equal samples_stored)."""
     rejected: dict[str, int] = field(default_factory=dict)
     load_wall_s: float = 0.0
     load_cpu_s: float = 0.0
+    """CPU seconds of the load, parse worker processes included."""
     digest_s: float = 0.0
     """Part of the load's wall time spent hashing input for the read-back check."""
     load_samples_per_s: float = 0.0
     """Samples read / (load wall - digest) seconds: the backfill alone, including its final flush."""
     load_cpu_samples_per_s: float = 0.0
+    """Samples read per CPU-second (digest time excluded): the speed on idle cores."""
     peak_rss_mib: float = 0.0
     maintain_passes: list[float] = field(default_factory=list)
     maintain_s: float = 0.0
@@ -87,6 +78,8 @@ def measure(
     settings: StorageSettings | None = None,
     *,
     verify: bool = True,
+    settle_store: bool = True,
+    bulk: bool = True,
     progress: Progress | None = None,
     stage: Stage | None = None,
 ) -> EmbeddedRun:
@@ -95,25 +88,32 @@ def measure(
         raise FileExistsError(f"{data_dir} is not empty: the benchmark needs a fresh store")
     cfg = (settings or StorageSettings()).model_copy(update={"path": data_dir})
     written = SeriesDigests()
-    storage = DigestingStorage(data_dir, cfg, written) if verify else EmbeddedStorage(data_dir, cfg)
+    storage = EmbeddedStorage(data_dir, cfg)
     run = EmbeddedRun()
     try:
         _say(stage, "load")
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu = time.perf_counter(), _cpu_s()
         report = backfill(
-            storage, source, max_future_ms=parse_duration(cfg.future_tolerance), progress=progress
+            storage,
+            source,
+            max_future_ms=parse_duration(cfg.future_tolerance),
+            progress=progress,
+            bulk=bulk,
+            observe=written.add_batch if verify else None,
         )
         run.load_wall_s = time.perf_counter() - wall
-        run.load_cpu_s = time.process_time() - cpu
+        run.load_cpu_s = _cpu_s() - cpu
         run.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         run.samples_read, run.samples_stored = report.samples_read, report.samples_stored
         run.series, run.rejected = report.series, dict(report.rejected)
         run.digest_s = written.seconds
         run.load_samples_per_s = run.samples_read / max(run.load_wall_s - run.digest_s, 1e-9)
         run.load_cpu_samples_per_s = run.samples_read / max(run.load_cpu_s - run.digest_s, 1e-9)
-        _say(stage, "maintain")
-        run.maintain_passes = settle(storage, data_dir)
-        run.maintain_s = sum(run.maintain_passes)
+        run.stats_samples = storage.stats().samples
+        if settle_store:
+            _say(stage, "maintain")
+            run.maintain_passes = settle(storage, data_dir)
+            run.maintain_s = sum(run.maintain_passes)
         _size(run, data_dir)
         if verify:
             _say(stage, "read back")
@@ -164,6 +164,12 @@ def _size(run: EmbeddedRun, data_dir: Path) -> None:
 
 def _verdict(c: DigestComparison) -> dict[str, Any]:
     return {"ok": c.ok, **asdict(c)}
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the parse workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _say(stage: Stage | None, name: str) -> None:

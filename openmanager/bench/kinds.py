@@ -45,15 +45,20 @@ def family_ranges(om: Path) -> list[tuple[int, int, str]]:
             base = offset - len(carry)
             last_nl = data.rfind(b"\n") + 1
             at = 0 if data.startswith(b"# ") else data.find(b"\n# ") + 1
-            while 0 < at < last_nl or (at == 0 and data.startswith(b"# ")):
+            while at < last_nl and (at > 0 or data.startswith(b"# ")):
                 m = _DESCRIPTOR.match(data, at)
                 if m and (not starts or starts[-1][1] != m.group(1)):
                     starts.append((base + at, m.group(1)))
-                at = data.find(b"\n# ", at + 1) + 1
+                nxt = data.find(b"\n# ", at + 1)
+                if nxt < 0:
+                    break
+                at = nxt + 1
             carry, offset = data[last_nl:], offset + len(block)
         end = _data_end(fh, offset)
         bounds = [s for s, _ in starts] + [end]
-        return [(a, b, _first_sample_name(fh, a, b)) for a, b in zip(bounds, bounds[1:], strict=False)]
+        return [
+            (a, b, _first_sample_name(fh, a, b)) for a, b in zip(bounds, bounds[1:], strict=False)
+        ]
 
 
 def _data_end(fh: BinaryIO, size: int) -> int:

@@ -11,5 +11,7 @@ app = typer.Typer(
     help="Benchmarks: measure OpenManager beside Prometheus and VictoriaMetrics on the same data.",
     no_args_is_help=True,
 )
+import openmanager.cli.bench_storage_cmd  # noqa: E402,F401,I001  (registers `bench storage`)
 from openmanager.cli import bench_ingest_cmd  # noqa: E402,F401  (registers `bench ingest`)
 from openmanager.cli import bench_nab_cmd  # noqa: E402,F401  (registers `bench nab`)
+from openmanager.cli import bench_query_cmd  # noqa: E402,F401  (registers `bench query`)

@@ -1,24 +1,47 @@
 """Backfill: stream an OpenMetrics or Prometheus text file (with timestamps) into a `Storage`.
 
 The file is parsed leniently in chunks of lines: bad lines are reported with their line
-number and skipped, good lines are appended batch by batch, so memory stays bounded and
-nothing stored before is touched. The report counts every sample that was not stored.
+number and skipped, good lines are stored batch by batch, and nothing stored before is touched.
+The report counts every sample that was not stored.
+
+On the embedded store, history older than the head goes through a bulk import session
+(`EmbeddedStorage.bulk_import`): no WAL and no head, large blocks written once at the end
+(durable when `backfill` returns); newer samples take the normal WAL path. Other backends get
+plain `append` calls batch by batch.
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import mmap
+import multiprocessing
+import os
+import pickle
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
+from multiprocessing.pool import Pool as PoolType
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from openmanager.errors import InvalidInput, NotFound
-from openmanager.ingest.exposition_parse import Format, ParseOptions, detect_format, iter_chunks
+from openmanager.ingest.exposition_parse import (
+    Format,
+    ParsedChunk,
+    ParseOptions,
+    detect_format,
+    iter_chunks,
+)
+from openmanager.ingest.parse_types import MISSING_EOF
 from openmanager.samples import Labels, SampleBatch
+from openmanager.tsdb.bulk import ImportSummary
+from openmanager.tsdb.engine import EmbeddedStorage
 from openmanager.tsdb.storage import AppendResult, Storage
 
 T = TypeVar("T")
@@ -26,6 +49,10 @@ Progress = Callable[[int, int], None]
 """Called with (bytes read so far, file size) after every chunk."""
 
 READ_BLOCK_BYTES = 256 * 1024
+PARALLEL_MIN_BYTES = 64 << 20
+"""Files smaller than this are parsed in one reader thread (worker start-up would dominate)."""
+SEGMENT_BYTES = 16 << 20
+MAX_WORKERS = 4
 
 
 @dataclass
@@ -68,8 +95,16 @@ def backfill(
     progress: Progress | None = None,
     max_errors: int = 100,
     flush: bool = True,
+    bulk: bool = True,
+    observe: Callable[[SampleBatch], None] | None = None,
+    workers: int | None = None,
 ) -> BackfillReport:
-    """Import `path` into `storage`; the format is detected (`# EOF` or `.om` -> OpenMetrics)."""
+    """Import `path` into `storage`; the format is detected (`# EOF` or `.om` -> OpenMetrics).
+
+    `bulk=False` sends everything through `append` (WAL and head); `observe` sees every parsed
+    batch before it is stored (benchmarks digest them). Files of PARALLEL_MIN_BYTES or more are
+    parsed by `workers` processes (default: one per CPU, at most MAX_WORKERS), segment by segment.
+    """
     if not path.is_file():
         raise NotFound(f"backfill file {str(path)!r} does not exist or is not a file")
     fmt = format or detect_format(path)
@@ -86,16 +121,22 @@ def backfill(
     )
     seen: set[Labels] = set()
     started = time.perf_counter()
-    with path.open("rb") as fh:
-        for chunk in prefetch(iter_chunks(fh, options)):
+    session = storage.bulk_import() if bulk and isinstance(storage, EmbeddedStorage) else None
+    sink: Callable[[SampleBatch], AppendResult] = storage.append if session is None else session.add
+    with parsed_chunks(path, options, workers) as chunks:
+        for chunk in chunks:
             report.lines = chunk.last_line
             report.rejected.update(chunk.rejected)
             _keep(report, (str(i) for i in chunk.issues), max_errors)
             if len(chunk.batch):
                 seen.update(chunk.batch.series)
-                _store(storage, chunk.batch, report, max_errors)
+                if observe is not None:
+                    observe(chunk.batch)
+                _store(sink, chunk.batch, report, max_errors)
             if progress is not None:
                 progress(chunk.bytes_read, size)
+    if session is not None:
+        _settle(report, session.commit(), max_errors)
     if flush:
         flush_storage = getattr(storage, "flush", None)
         if callable(flush_storage):
@@ -103,6 +144,140 @@ def backfill(
     report.series = len(seen)
     report.seconds = time.perf_counter() - started
     return report
+
+
+class Segment(NamedTuple):
+    """A byte range of the input and the descriptor lines to parse it behind."""
+
+    start: int
+    end: int
+    preamble: bytes
+
+
+@contextmanager
+def parsed_chunks(
+    path: Path, options: ParseOptions, workers: int | None = None
+) -> Iterator[Iterator[ParsedChunk]]:
+    """Parsed chunks of a file in order: in a reader thread, or in worker processes when big.
+
+    Segments end at newlines; each worker parses one segment at a time and its line numbers
+    are shifted to the file's. Only the last segment must end in `# EOF` (OpenMetrics).
+    """
+    size = path.stat().st_size
+    n = min(os.cpu_count() or 1, MAX_WORKERS) if workers is None else workers
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    if n <= 1 or size < PARALLEL_MIN_BYTES or not forkable or not _picklable(options):
+        with path.open("rb") as fh:
+            yield prefetch(iter_chunks(fh, options))
+        return
+    segments = _segments(path, size, max(SEGMENT_BYTES, size // (64 * n)))
+    jobs = [(str(path), seg, options, seg.end >= size) for seg in segments]
+    ctx = multiprocessing.get_context("fork")  # workers only parse: no main-module re-import
+    with ctx.Pool(n) as pool:
+        yield _renumbered(_bounded_map(pool, jobs, 2 * n), segments)
+
+
+def _bounded_map(
+    pool: PoolType, jobs: list[tuple[str, Segment, ParseOptions, bool]], depth: int
+) -> Iterator[list[ParsedChunk]]:
+    """`pool.imap` in order, with at most `depth` segments parsed ahead (bounded memory)."""
+    pending: deque[AsyncResult[list[ParsedChunk]]] = deque()
+    for job in jobs:
+        pending.append(pool.apply_async(_parse_segment, (job,)))
+        if len(pending) >= depth:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+def _picklable(options: ParseOptions) -> bool:
+    try:
+        pickle.dumps(options)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _segments(path: Path, size: int, target: int) -> list[Segment]:
+    """Byte ranges of about `target` bytes, each ending just after a newline, with the
+    descriptor lines (`# TYPE`, `# HELP`, ...) of the family in effect where each one starts."""
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        descriptors: list[tuple[int, int]] = []  # (start, end after newline) of "# " lines
+        at = 0 if mm[:2] == b"# " else mm.find(b"\n# ") + 1
+        while at > 0 or (at == 0 and mm[:2] == b"# " and not descriptors):
+            end = mm.find(b"\n", at)
+            end = size if end < 0 else end + 1
+            descriptors.append((at, end))
+            at = mm.find(b"\n# ", end - 1) + 1
+        starts = [d[0] for d in descriptors]
+        cuts = [0]
+        while cuts[-1] + target < size:
+            nl = mm.find(b"\n", cuts[-1] + target)
+            if nl < 0 or nl + 1 >= size:
+                break
+            cuts.append(nl + 1)
+        cuts.append(size)
+        out = []
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            out.append(
+                Segment(
+                    a, b, b"" if mm[a : a + 2] == b"# " else _preamble(mm, descriptors, starts, a)
+                )
+            )
+        return out
+
+
+def _preamble(
+    mm: mmap.mmap, descriptors: list[tuple[int, int]], starts: list[int], cut: int
+) -> bytes:
+    """The run of consecutive descriptor lines last seen before `cut` (the current family's)."""
+    k = bisect.bisect_left(starts, cut) - 1
+    if k < 0:
+        return b""
+    first = k
+    while first > 0 and descriptors[first - 1][1] == descriptors[first][0]:
+        first -= 1
+    return bytes(mm[descriptors[first][0] : descriptors[k][1]])
+
+
+def _parse_segment(job: tuple[str, Segment, ParseOptions, bool]) -> list[ParsedChunk]:
+    """Worker: parse one segment behind its family's descriptor lines (their line numbers are
+    taken off again); a non-final segment does not need `# EOF`."""
+    path, seg, options, last = job
+    with open(path, "rb") as fh:
+        fh.seek(seg.start)
+        data = seg.preamble + fh.read(seg.end - seg.start)
+    shift = seg.preamble.count(b"\n")
+    chunks = list(iter_chunks(data, options))
+    for c in chunks:
+        if not last:
+            c.issues = [i for i in c.issues if i.reason != MISSING_EOF]
+            c.rejected.pop(MISSING_EOF, None)
+        if shift:
+            c.issues = [
+                dataclasses.replace(i, line=i.line - shift) for i in c.issues if i.line > shift
+            ]
+            c.first_line = max(c.first_line - shift, 1)
+            c.last_line -= shift
+            c.bytes_read -= len(seg.preamble)
+    return chunks
+
+
+def _renumbered(
+    results: Iterator[list[ParsedChunk]], segments: list[Segment]
+) -> Iterator[ParsedChunk]:
+    """Chunks with file-wide line numbers and byte counts, in file order."""
+    lines = 0
+    for chunks, seg in zip(results, segments, strict=True):
+        for c in chunks:
+            if c.issues:
+                c.issues = [dataclasses.replace(i, line=i.line + lines) for i in c.issues]
+            c.first_line += lines
+            c.last_line += lines
+            c.bytes_read += seg.start
+            yield c
+        if chunks:
+            lines = chunks[-1].last_line
 
 
 def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
@@ -140,10 +315,24 @@ def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
         worker.join()
 
 
-def _store(storage: Storage, batch: SampleBatch, report: BackfillReport, max_errors: int) -> None:
+def _settle(report: BackfillReport, summary: ImportSummary, max_errors: int) -> None:
+    """Fold in what a bulk import found at commit: duplicates and conflicting values."""
+    report.samples_stored -= summary.duplicates + summary.conflicts
+    report.duplicates += summary.duplicates
+    if summary.conflicts:
+        report.rejected["out_of_order"] += summary.conflicts
+    _keep(report, summary.errors, max_errors)
+
+
+def _store(
+    sink: Callable[[SampleBatch], AppendResult],
+    batch: SampleBatch,
+    report: BackfillReport,
+    max_errors: int,
+) -> None:
     report.samples_read += len(batch)
     try:
-        result: AppendResult = storage.append(batch)
+        result: AppendResult = sink(batch)
     except InvalidInput as exc:  # the whole batch was refused: count it, keep going
         report.rejected["storage_refused"] += len(batch)
         _keep(report, [f"lines of this chunk refused by storage: {exc.message}"], max_errors)

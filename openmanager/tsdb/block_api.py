@@ -14,6 +14,7 @@ from openmanager.tsdb.matchers import Matcher
 from openmanager.tsdb.storage import Series, TierStats
 
 if TYPE_CHECKING:
+    from openmanager.tsdb.blockstore import ImportOutcome
     from openmanager.tsdb.downsample import RollupSeries
 
 TIERS = ("raw", "1m", "5m", "1h")
@@ -29,6 +30,16 @@ class BlockBackend(Protocol):
         metadata: Mapping[str, SeriesMeta],
     ) -> object:
         """Persist one raw block atomically; each series' samples sorted by time."""
+        ...
+
+    def import_raw(
+        self,
+        series: Mapping[Labels, tuple[Int64Array, Float64Array]],
+        metadata: Mapping[str, SeriesMeta],
+        span_ms: int,
+    ) -> ImportOutcome:
+        """Write sorted, deduplicated series as durable raw blocks of aligned span_ms windows,
+        merging any overlap with stored blocks at once."""
         ...
 
     def select(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> list[Series]:

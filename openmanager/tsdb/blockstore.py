@@ -200,6 +200,69 @@ class BlockStore:
         self._install("raw", [meta])
         return meta
 
+    def import_raw(
+        self,
+        series: Mapping[Labels, tuple[Int64Array, Float64Array]],
+        metadata: Mapping[str, SeriesMeta],
+        span_ms: int,
+    ) -> ImportOutcome:
+        """Write imported series as raw blocks of aligned `span_ms` windows, then publish them.
+
+        Each series must be sorted by time without repeated timestamps. Every block is fsynced
+        and renamed into place before it is installed; a new block that overlaps stored raw
+        blocks is merged with them at once (newest wins on equal timestamps), so no sample is
+        ever counted twice in `tier_stats`.
+        """
+        windows: dict[int, list[tuple[Labels, Int64Array, Float64Array]]] = {}
+        lo, hi = _T_MAX, _T_MIN
+        for lbl in sorted(series):
+            ts, vs = series[lbl]
+            if not len(ts):
+                continue
+            lo, hi = min(lo, int(ts[0])), max(hi, int(ts[-1]))
+            keys = ts // span_ms
+            cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+            for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(ts)], strict=True):
+                windows.setdefault(int(keys[a]), []).append((lbl, ts[a:b], vs[a:b]))
+        written: list[BlockMeta] = []
+        for key in sorted(windows):
+            with BlockWriter(
+                self.dir / "raw",
+                "raw",
+                chunk_span_ms=chunk_span_ms("raw", span_ms),
+                extra={"imported": True},
+            ) as w:
+                for lbl, ts, vs in windows[key]:
+                    w.add(lbl, ts, [vs])
+                written.append(w.commit(metadata))
+        if not written:
+            return ImportOutcome()
+        with self._maintain_lock:
+            with self._lock:
+                if self._state.mark_written(lo, hi, self.period_ms):
+                    self._state.save()
+            self._install("raw", written)
+            merged, removed = self._merge_overlaps({m.id for m in written})
+        return ImportOutcome(tuple(written), merged, removed)
+
+    def _merge_overlaps(self, ids: set[str]) -> tuple[int, int]:
+        """Merge every group of overlapping raw blocks that holds one of `ids`.
+
+        Returns (merges done, samples that left the count: duplicates or deleted ones).
+        """
+        merges = removed = 0
+        while True:
+            blocks = self._snapshot("raw")
+            group = _overlap_group(blocks, ids)
+            if group is None:
+                return merges, removed
+            gen = self._delete_gen
+            meta = compact_blocks(group, self.dir / "raw")
+            if self._install("raw", [meta], group, delete_gen=gen):
+                merges += 1
+                removed += sum(b.meta.num_samples for b in group) - meta.num_samples
+                ids = (ids - {b.id for b in group}) | {meta.id}
+
     def delete(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> int:
         """Tombstone matching data in [start_ms, end_ms] in every tier; returns series touched."""
         if start_ms > end_ms:
@@ -447,6 +510,33 @@ class BlockStore:
                 for b in self._blocks[tier]:
                     b.close()
                 self._blocks[tier] = []
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """Blocks an import wrote, merges with overlapping blocks, and samples merged away."""
+
+    blocks: tuple[BlockMeta, ...] = ()
+    merges: int = 0
+    merged_away: int = 0
+    """Samples already stored (same series and timestamp) or deleted, found while merging."""
+
+
+def _overlap_group(blocks: Sequence[Block], ids: set[str]) -> list[Block] | None:
+    """The first group of transitively overlapping blocks (2 or more) holding one of `ids`."""
+    group: list[Block] = []
+    group_max = _T_MIN
+    for b in sorted(blocks, key=lambda b: (b.meta.min_time, b.id)):
+        if group and b.meta.min_time <= group_max:
+            group.append(b)
+            group_max = max(group_max, b.meta.max_time)
+            continue
+        if len(group) > 1 and any(g.id in ids for g in group):
+            return group
+        group, group_max = [b], b.meta.max_time
+    if len(group) > 1 and any(g.id in ids for g in group):
+        return group
+    return None
 
 
 def _sorted_unique(ts: Int64Array, vs: Float64Array) -> tuple[Int64Array, Float64Array]:

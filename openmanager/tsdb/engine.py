@@ -19,6 +19,7 @@ from openmanager.config.settings import StorageSettings
 from openmanager.errors import ConfigError, OpenManagerError
 from openmanager.samples import Float64Array, Int64Array, Labels, SampleBatch, SeriesMeta
 from openmanager.tsdb.block_api import TIERS, BlockBackend
+from openmanager.tsdb.bulk import DEFAULT_MAX_BUFFERED, BulkImport, ImportSummary, import_span_ms
 from openmanager.tsdb.dirlock import DirLock
 from openmanager.tsdb.downsample import RollupSeries
 from openmanager.tsdb.head import Head
@@ -125,6 +126,35 @@ class EmbeddedStorage:
                 # The batch is durable already; the head is cut again on the next attempt.
                 log.exception("cutting the head into blocks failed; will retry")
         return plan.result
+
+    def now_ms(self) -> int:
+        """The store's clock (wall time unless a test injects one)."""
+        return self._now()
+
+    def head_start_ms(self) -> int | None:
+        """Oldest timestamp held in the head, or None when it is empty."""
+        with self._head_lock:
+            span = self.head.time_range()
+        return None if span is None else span[0]
+
+    def bulk_import(
+        self,
+        *,
+        max_buffered: int = DEFAULT_MAX_BUFFERED,
+        observe: Callable[[SampleBatch], None] | None = None,
+    ) -> BulkImport:
+        """A bulk import session: history before the head goes straight to large blocks.
+
+        Use as a context manager (commits on success); see `openmanager.tsdb.bulk`.
+        """
+        span = import_span_ms(retention_ms(self.settings)["raw"])
+        return BulkImport(self, span_ms=span, max_buffered=max_buffered, observe=observe)
+
+    def import_batch(self, batch: SampleBatch) -> ImportSummary:
+        """Import one batch through a bulk session: durable, deduplicated, on return."""
+        with self.bulk_import() as session:
+            session.add(batch)
+        return session.summary
 
     def _cut_if_due(self) -> None:
         span = self.head.time_range()

@@ -184,3 +184,51 @@ def test_prefetch_stops_its_thread_when_the_consumer_stops() -> None:
     gen.close()  # joins the worker; would hang if the producer ignored the stop
     assert len(produced) <= 4
     assert not any(t.name == "backfill-parse" for t in threading.enumerate())
+
+
+def _histogram_om(path: Path, hosts: int, points: int, bad_at: int) -> Path:
+    """Families of several kinds (a histogram's _bucket/_sum/_count among them), one bad line."""
+    lines = ["# TYPE lat histogram", "# HELP lat Latency."]
+    for h in range(hosts):
+        for le in ("0.1", "+Inf"):
+            lines += [f'lat_bucket{{h="{h}",le="{le}"}} {i} {T0 + 15 * i}' for i in range(points)]
+        lines += [f'lat_sum{{h="{h}"}} {i * 0.25} {T0 + 15 * i}' for i in range(points)]
+        lines += [f'lat_count{{h="{h}"}} {i} {T0 + 15 * i}' for i in range(points)]
+    lines += ["# TYPE temp gauge"]
+    lines += [
+        f'temp{{h="{h}"}} {20 + i % 7 / 10} {T0 + 15 * i}'
+        for h in range(hosts)
+        for i in range(points)
+    ]
+    lines.insert(bad_at, 'lat_sum{h="0"} oops 1704067200')
+    lines += ["# EOF"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_parallel_parse_matches_one_reader(
+    tmp_path: Path, make_storage: Callable[[str], Storage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker processes on small segments (cut inside families) store exactly what one reader
+    does, and name the same line numbers."""
+    import openmanager.services.backfill as bf
+
+    src = _histogram_om(tmp_path / "h.om", hosts=3, points=400, bad_at=2500)
+    monkeypatch.setattr(bf, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(bf, "SEGMENT_BYTES", 4096)
+    st1, st2 = make_storage("one"), make_storage("two")
+    one = backfill(st1, src, workers=1, chunk_lines=1000)
+    two = backfill(st2, src, workers=2, chunk_lines=1000)
+    assert one.samples_stored == two.samples_stored == 3 * 4 * 400 + 3 * 400
+    assert (one.lines, one.errors, dict(one.rejected)) == (
+        two.lines,
+        two.errors,
+        dict(two.rejected),
+    )
+    assert one.errors and one.errors[0].startswith("line 2501:")
+    got = [st.select(ALL, 0, 2**62) for st in (st1, st2)]
+    assert [s.labels for s in got[0]] == [s.labels for s in got[1]] and len(got[0]) == 15
+    for x, y in zip(got[0], got[1], strict=True):
+        assert x.timestamps.tolist() == y.timestamps.tolist()
+        assert x.values.view(np.uint64).tolist() == y.values.view(np.uint64).tolist()
+    assert st1.metadata() == st2.metadata() and st2.metadata()["lat"].type == "histogram"
