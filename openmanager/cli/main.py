@@ -12,6 +12,7 @@ from openmanager.cli import (
     detect_cmd,
     forecast_cmd,
     query_cmd,
+    risk_cmd,
     rules_cmd,
     serve_cmd,
     silence_cmd,
@@ -32,6 +33,7 @@ app.command("simulate")(simulate_cmd.simulate)
 app.command("query")(query_cmd.query)
 app.command("detect")(detect_cmd.detect)
 app.command("forecast")(forecast_cmd.forecast)
+app.command("risk")(risk_cmd.risk)
 app.command("backfill")(tsdb_cmd.backfill)
 app.command("export")(tsdb_cmd.export)
 app.add_typer(tsdb_cmd.app, name="tsdb")

@@ -1,0 +1,1 @@
+"""Failure-risk score per server: factors from PromQL, a calibrated logistic combination."""
