@@ -89,3 +89,38 @@ def test_broken_reload_keeps_previous_rules(tmp_path: Path) -> None:
     # the unchanged alerting rule kept its pending alert across the reload
     (a,) = _alert(m).active.values()
     assert a.active_at == 0
+
+
+def test_restore_from_embedded_storage_after_reopen(tmp_path: Path) -> None:
+    """ALERTS_FOR_STATE written to the real TSDB survives closing and reopening it."""
+    import time
+
+    from openmanager.config.settings import StorageSettings
+    from openmanager.tsdb.factory import open_storage
+
+    f = tmp_path / "r.yml"
+    f.write_text(RULES)
+    settings = StorageSettings(path=tmp_path / "data", wal_fsync=False)
+    now = int(time.time() * 1000)
+    t0 = now - now % 60_000 - 40 * 60_000
+    st = open_storage(settings)
+    ts = np.arange(t0, t0 + 40 * 60_000, 15_000, dtype=np.int64)
+    lat = make_labels("latency", {"i": "a"})
+    st.append(SampleBatch.from_series([(lat, ts, np.full(len(ts), 2.0))]))
+    first = RuleManager(st, [str(f)], 60_000)
+    first.reload()
+    first._first_load = False
+    first.groups[0].rules[0].restored = True  # type: ignore[union-attr]
+    for k in range(11):
+        first.eval_group(first.groups[0], t0 + k * 60_000)
+    st.close()
+    st = open_storage(settings)
+    try:
+        second = RuleManager(st, [str(f)], 60_000)
+        second.reload()
+        second.eval_group(second.groups[0], t0 + 12 * 60_000)
+        second.eval_group(second.groups[0], t0 + 13 * 60_000)
+        (b,) = _alert(second).active.values()
+        assert b.active_at == t0 + 3 * 60_000
+    finally:
+        st.close()
