@@ -7,6 +7,7 @@ when configured, keeps silences and alert history in a small SQLite file.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -114,7 +115,7 @@ class NotifyService:
             maintenance=windows,
             external_url=settings.external_url,
         )
-        self._closed = False
+        self._lock = threading.Lock()
 
     # AlertSender
     def send(self, alerts: Sequence[AlertLike]) -> None:
@@ -139,10 +140,7 @@ class NotifyService:
         scheduler.add("notify-dispatch", TICK_INTERVAL_S, self.tick)
 
     def close(self) -> None:
-        """Deliver what is queued, stop the workers, close the store (once)."""
-        if self._closed:
-            return
-        self._closed = True
+        """Deliver what is queued, stop the workers, close the store."""
         self.delivery.drain(timeout_s=30)
         self.delivery.close()
         self.store.close()
