@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from openmanager import __version__
 from openmanager.api.errors import install_error_handlers
 from openmanager.api.routes import (
+    anomalies,
     fleet,
     forecast,
     health,
@@ -44,7 +45,7 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     install_error_handlers(app)
-    for module in (health, status, query, series, fleet, forecast, ingest, rules, stream, web):
+    for module in (health, status, query, series, fleet, forecast, ingest, rules, stream, web, anomalies):
         app.include_router(module.router)
     app.include_router(notify_routes.router)
     return app

@@ -13,6 +13,7 @@ from typing import Any
 
 from openmanager.config import Settings
 from openmanager.services.agent import Agent, LocalSink
+from openmanager.services.anomaly import AnomalyService
 from openmanager.services.bus import EventBus
 from openmanager.services.fleet import FleetService
 from openmanager.services.forecast import EXHAUSTION_INTERVAL_S, ForecastService
@@ -49,6 +50,7 @@ class Platform:
         self.rules = RulesService(settings.rules, self.storage, clock)
         self.bus = EventBus()
         self.streams = StreamHub(self.bus)
+        self.anomalies = AnomalyService(self.queries, self.storage, clock, self.bus.publish)
         self.fleet: FleetService | None = (
             FleetService(settings.simulator, self.storage, clock, self.bus.publish)
             if settings.simulator.enabled
@@ -81,6 +83,7 @@ class Platform:
             agent_s = parse_duration(self.settings.agent.interval) / 1000
             self.scheduler.add("host-agent", agent_s, self.agent.tick)
         self.rules.register(self.scheduler)
+        self.anomalies.register(self.scheduler)
         self.rules.install_sighup()
         self.scheduler.start()
         self._not_ready = None

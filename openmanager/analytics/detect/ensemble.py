@@ -12,8 +12,8 @@ from openmanager.analytics.detect.config import DetectorConfig
 from openmanager.errors import InvalidInput
 
 _DEFAULT_MEMBERS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("seasonal", {}),
-    ("robust_z", {}),
+    ("seasonal", {"window": 1000}),
+    ("iqr", {"window": 1000}),
 )
 
 
