@@ -61,8 +61,13 @@ class Engine:
         max_samples: int = 50_000_000,
         timeout_s: float | None = 120.0,
         default_subquery_step_ms: int = 60_000,
+        closed_windows: bool = False,
     ) -> None:
+        """`closed_windows` evaluates as Prometheus 2 did (windows and lookback `[t - d, t]`,
+        rate's zero-point clamp before its extrapolation test); only for comparing values with
+        Prometheus 2 servers, e.g. Debian's 2.42 in `openmanager bench query`."""
         self.storage = storage
+        self.closed_windows = closed_windows
         self.lookback_delta_ms = lookback_delta_ms
         self.max_samples = max_samples
         self.timeout_s = timeout_s
@@ -81,6 +86,7 @@ class Engine:
             self.lookback_delta_ms,
             Budget(self.max_samples, deadline),
             self.default_subquery_step_ms,
+            self.closed_windows,
         )
 
     def instant_query(

@@ -64,6 +64,7 @@ class Evaluator:
         lookback_ms: int,
         budget: Budget,
         default_subquery_step_ms: int = 60_000,
+        closed: bool = False,
     ) -> None:
         self.storage = storage
         self.steps = np.asarray(steps, dtype=np.int64)
@@ -72,6 +73,8 @@ class Evaluator:
         self.lookback_ms = lookback_ms
         self.budget = budget
         self.default_subquery_step_ms = default_subquery_step_ms
+        self.closed = closed
+        self._open = 0 if closed else 1  # first ms a left-open window includes
 
     @property
     def n_steps(self) -> int:
@@ -136,26 +139,28 @@ class Evaluator:
         ref = self._ref_times(node.offset_ms, node.at)
         if self.n_steps == 0:
             return StepVector.empty(0)
-        series = self._fetch(node, int(ref.min()) - self.lookback_ms + 1, int(ref.max()))
-        return selectors.instant_vector(series, ref, self.lookback_ms)
+        first = int(ref.min()) - self.lookback_ms + self._open
+        series = self._fetch(node, first, int(ref.max()))
+        return selectors.instant_vector(series, ref, self.lookback_ms, self.closed)
 
     def matrix_selector(self, node: A.MatrixSelector) -> RangeVector:
         sel = node.selector
         ref = self._ref_times(sel.offset_ms, sel.at)
         if self.n_steps == 0:
-            return RangeVector([], ref, node.range_ms)
-        series = self._fetch(sel, int(ref.min()) - node.range_ms + 1, int(ref.max()))
-        return selectors.range_vector(series, ref, node.range_ms)
+            return RangeVector([], ref, node.range_ms, self.closed)
+        first = int(ref.min()) - node.range_ms + self._open
+        series = self._fetch(sel, first, int(ref.max()))
+        return selectors.range_vector(series, ref, node.range_ms, self.closed)
 
     def subquery(self, node: A.Subquery) -> tuple[RangeVector, StepVector | None]:
         """A subquery's samples as a range vector (and the inner vector, for its name flags)."""
         step = node.step_ms or self.default_subquery_step_ms
         ref = self._ref_times(node.offset_ms, node.at)
         if self.n_steps == 0:
-            return RangeVector([], ref, node.range_ms), None
+            return RangeVector([], ref, node.range_ms, self.closed), None
         first = int(ref.min()) - node.range_ms
         start = step * int(first / step)  # Go truncates toward zero
-        if start <= first:
+        if start < first + self._open:
             start += step
         inner_steps = np.arange(start, int(ref.max()) + 1, step, dtype=np.int64)
         inner = Evaluator(
@@ -166,6 +171,7 @@ class Evaluator:
             self.lookback_ms,
             self.budget,
             self.default_subquery_step_ms,
+            self.closed,
         )
         value = inner.eval(node.expr)
         series: list[RangeSeries] = []
@@ -179,7 +185,7 @@ class Evaluator:
                 series.append(RangeSeries(lbl, inner_steps[p], value.values[i][p]))
         else:
             raise QueryExecutionError("subquery is only allowed on instant vector or scalar")
-        return RangeVector(series, ref, node.range_ms), vec
+        return RangeVector(series, ref, node.range_ms, self.closed), vec
 
     def unary(self, node: A.Unary) -> Value:
         v = self.eval(node.expr)

@@ -27,8 +27,14 @@ def fetch(
     return sorted(found, key=lambda s: s.labels)
 
 
-def instant_vector(series: Sequence[Series], ref_ts: Int64Array, lookback_ms: int) -> StepVector:
-    """The value of each series at each reference time (one per step), with lookback and staleness."""
+def instant_vector(
+    series: Sequence[Series], ref_ts: Int64Array, lookback_ms: int, closed: bool = False
+) -> StepVector:
+    """The value of each series at each reference time (one per step), with lookback and staleness.
+
+    `closed` (Prometheus 2) also accepts a sample exactly `lookback_ms` old.
+    """
+    oldest = ref_ts - lookback_ms - (1 if closed else 0)
     n_steps = len(ref_ts)
     labels = []
     rows_v, rows_p, rows_t = [], [], []
@@ -40,7 +46,7 @@ def instant_vector(series: Sequence[Series], ref_ts: Int64Array, lookback_ms: in
         safe = np.maximum(idx, 0)
         sample_t = ts[safe]
         vals = s.values[safe]
-        present = (idx >= 0) & (sample_t > ref_ts - lookback_ms) & ~is_stale(vals)
+        present = (idx >= 0) & (sample_t > oldest) & ~is_stale(vals)
         if not present.any():
             continue
         labels.append(s.labels)
@@ -57,16 +63,22 @@ def instant_vector(series: Sequence[Series], ref_ts: Int64Array, lookback_ms: in
     )
 
 
-def range_vector(series: Sequence[Series], steps: Int64Array, range_ms: int) -> RangeVector:
+def range_vector(
+    series: Sequence[Series], steps: Int64Array, range_ms: int, closed: bool = False
+) -> RangeVector:
     """Raw samples of each series (stale markers dropped) for windows `(t - range, t]`."""
     out = []
     for s in series:
-        keep = ~is_stale(s.values)
-        ts = s.timestamps[keep]
+        ts = np.asarray(s.timestamps, dtype=np.int64)
+        vs = np.asarray(s.values, dtype=np.float64)
+        stale = is_stale(vs)
+        if stale.any():  # copy only the (rare) series that carry stale markers
+            keep = ~stale
+            ts, vs = ts[keep], vs[keep]
         if len(ts) == 0:
             continue
-        out.append(RangeSeries(s.labels, ts.astype(np.int64), s.values[keep].astype(np.float64)))
-    return RangeVector(out, steps.astype(np.int64), range_ms)
+        out.append(RangeSeries(s.labels, ts, vs))
+    return RangeVector(out, np.asarray(steps, dtype=np.int64), range_ms, closed)
 
 
 def range_to_samples(rv: RangeVector) -> list[RangeSeries]:

@@ -110,11 +110,18 @@ class RangeVector:
     series: list[RangeSeries]
     steps: Int64Array
     range_ms: int
+    closed: bool = False
+    """Prometheus 2 compatibility: windows are closed, [t - range_ms, t] (see `Engine`)."""
+
+    @property
+    def left(self) -> Int64Array:
+        """Per step, the newest timestamp a window excludes on its left (integer ms)."""
+        return self.steps - self.range_ms - (1 if self.closed else 0)
 
     def window_bounds(self, series: RangeSeries) -> tuple[Int64Array, Int64Array]:
         """Index bounds [lo, hi) of each step's window into the series' sample arrays."""
         ts = series.timestamps
-        lo = np.searchsorted(ts, self.steps - self.range_ms, side="right")
+        lo = np.searchsorted(ts, self.left, side="right")
         hi = np.searchsorted(ts, self.steps, side="right")
         return lo.astype(np.int64), hi.astype(np.int64)
 

@@ -55,7 +55,7 @@ def apply_per_series(rv: RangeVector, n_steps: int, fn: SeriesFn) -> StepVector:
             ts = np.concatenate([s.timestamps for s in batch])
             vs = np.concatenate([s.values for s in batch])
             lo, hi = _batch_bounds(batch, ts, rv)
-            flat_rv = RangeVector([], np.tile(rv.steps, len(batch)), rv.range_ms)
+            flat_rv = RangeVector([], np.tile(rv.steps, len(batch)), rv.range_ms, rv.closed)
             vals, pres = fn(flat_rv, RangeSeries((), ts, vs), lo.ravel(), hi.ravel())
             vals = vals.reshape(len(batch), n_steps)
             pres = pres.reshape(len(batch), n_steps)
@@ -92,7 +92,7 @@ def _batch_bounds(
     """
     lens = np.array([len(s.timestamps) for s in batch], dtype=np.int64)
     starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
-    left = rv.steps - rv.range_ms
+    left = rv.left
     base = min(int(ts.min()), int(left.min()) if len(left) else 0) - 1
     width = max(int(ts.max()), int(rv.steps.max()) if len(rv.steps) else 0) - base + 1
     if width * len(batch) < (1 << 62):
@@ -128,18 +128,27 @@ def _extrapolated(is_counter: bool, is_rate: bool) -> SeriesFn:
             prev = np.concatenate(([np.nan], v[:-1]))
             drops = np.where(v < prev, prev, 0.0)
             start = np.minimum(lo + 1, np.maximum(hi, lo))
-            result = window_sums(drops, start, np.maximum(hi, start), result)
+            end = np.maximum(hi, start)
+            # Only windows that hold a reset need the sum; the rest keep last - first exactly.
+            at = np.flatnonzero(drops)
+            has = np.searchsorted(at, end) > np.searchsorted(at, start)
+            if has.any():
+                result = result.copy()
+                result[has] = window_sums(drops, start[has], end[has], result[has])
         range_start = rv.steps - rv.range_ms
         to_start = (t[first_i] - range_start) / 1000
         to_end = (rv.steps - t[last_i]) / 1000
         sampled = (t[last_i] - t[first_i]) / 1000
         avg_gap = sampled / np.maximum(n - 1, 1)
         threshold = avg_gap * 1.1
-        to_start = np.where(to_start >= threshold, avg_gap / 2, to_start)
+        if not rv.closed:
+            to_start = np.where(to_start >= threshold, avg_gap / 2, to_start)
         if is_counter:
             use_zero = (result > 0) & (first >= 0)
             to_zero = np.where(use_zero, sampled * (first / result), to_start)
             to_start = np.where(to_zero < to_start, to_zero, to_start)
+        if rv.closed:  # Prometheus 2 clamped to the zero point before this test
+            to_start = np.where(to_start >= threshold, avg_gap / 2, to_start)
         to_end = np.where(to_end >= threshold, avg_gap / 2, to_end)
         factor = (sampled + to_start + to_end) / sampled
         if is_rate:
