@@ -13,4 +13,5 @@ app = typer.Typer(
 )
 import openmanager.cli.bench_storage_cmd  # noqa: E402,F401,I001  (registers `bench storage`)
 from openmanager.cli import bench_ingest_cmd  # noqa: E402,F401  (registers `bench ingest`)
+from openmanager.cli import bench_query_cmd  # noqa: E402,F401  (registers `bench query`)
 from openmanager.cli import bench_nab_cmd  # noqa: E402,F401  (registers `bench nab`)
