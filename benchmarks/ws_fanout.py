@@ -80,8 +80,10 @@ async def client(url: str, compress: bool, out: list[tuple[float, float]], until
                 out.append((now, now - float(ts)))
 
 
-def worker(url: str, clients: int, compress: bool, until: float, results: Any) -> None:
+def worker(url: str, clients: int, compress: bool, until: float, results: Any, nice: int) -> None:
     """A client process: `clients` connections (connected in waves) until `until`."""
+    if nice:
+        os.nice(nice)  # let the server have the CPU first: clients share its machine
 
     async def run() -> list[tuple[float, float]]:
         out: list[tuple[float, float]] = []
@@ -100,7 +102,7 @@ def worker(url: str, clients: int, compress: bool, until: float, results: Any) -
 
 
 def measure(
-    url: str, clients: int, procs: int, seconds: float, compress: bool, pid: int
+    url: str, clients: int, procs: int, seconds: float, compress: bool, pid: int, nice: int = 0
 ) -> dict[str, Any]:
     ws_url = url.replace("http://", "ws://") + "/api/v1/stream"
     warmup = 5 + clients / 150  # connect everyone, let the first (latest-state) messages pass
@@ -108,15 +110,19 @@ def measure(
     t1 = t0 + seconds
     results: Any = mp.Queue()
     per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-    workers = [mp.Process(target=worker, args=(ws_url, n, compress, t1, results)) for n in per]
+    workers = [
+        mp.Process(target=worker, args=(ws_url, n, compress, t1, results, nice)) for n in per
+    ]
     for w in workers:
         w.start()
     time.sleep(max(0.0, t0 - time.time()))
     proc = psutil.Process(pid)
     cpu0 = proc.cpu_times()
+    stats = httpx.get(f"{url}/api/v1/stream/stats").json()["data"]
+    load = os.getloadavg()[0]
     time.sleep(max(0.0, t1 - time.time()))
     cpu1 = proc.cpu_times()
-    stats = httpx.get(f"{url}/api/v1/stream/stats").json()["data"]
+    drops = httpx.get(f"{url}/api/v1/stream/stats").json()["data"]["slow_drops"]
     out = [row for _ in workers for row in results.get(timeout=120)]
     for w in workers:
         w.join(30)
@@ -127,6 +133,7 @@ def measure(
     return {
         "clients": clients,
         "client_processes": procs,
+        "client_nice": nice,
         "compression": compress,
         "window_s": seconds,
         "connected_at_window": stats["channels"]["server-metrics"],
@@ -136,7 +143,11 @@ def measure(
         "server_cpu_percent_of_one_core": round(
             100 * ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / seconds, 1
         ),
-        "slow_drops": stats["slow_drops"],
+        "server_cpu_ms_per_delivered_update": round(
+            1000 * ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / len(lat), 3
+        ),
+        "slow_drops": drops,
+        "machine_load_1m": round(load, 1),
     }
 
 
@@ -147,12 +158,19 @@ def main() -> None:
     parser.add_argument("--tick", type=int, default=1, help="simulator interval, seconds")
     parser.add_argument("--procs", type=int, default=2, help="client processes")
     parser.add_argument("--no-compression", action="store_true")
+    parser.add_argument("--client-nice", type=int, default=0, help="nice level of the clients")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_server(Path(tmp), args.tick)
         try:
             result = measure(
-                url, args.clients, args.procs, args.seconds, not args.no_compression, proc.pid
+                url,
+                args.clients,
+                args.procs,
+                args.seconds,
+                not args.no_compression,
+                proc.pid,
+                args.client_nice,
             )
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -13,6 +13,7 @@ from typing import Any
 
 from openmanager.config import Settings
 from openmanager.services.agent import Agent, LocalSink
+from openmanager.services.bus import EventBus
 from openmanager.services.anomaly import AnomalyService
 from openmanager.services.bus import EventBus
 from openmanager.services.fleet import FleetService
@@ -51,6 +52,8 @@ class Platform:
         self.bus = EventBus()
         self.streams = StreamHub(self.bus)
         self.anomalies = AnomalyService(self.queries, self.storage, clock, self.bus.publish)
+        self.bus = EventBus()
+        self.streams = StreamHub(self.bus)
         self.fleet: FleetService | None = (
             FleetService(settings.simulator, self.storage, clock, self.bus.publish)
             if settings.simulator.enabled
