@@ -69,6 +69,10 @@ class GroupOptions:
     outage_tolerance_ms: int = DEFAULT_OUTAGE_TOLERANCE_MS
     for_grace_period_ms: int = DEFAULT_FOR_GRACE_PERIOD_MS
 
+    def __post_init__(self) -> None:
+        # Prometheus trims the trailing slash of --web.external-url (templates see it so)
+        self.external_url = self.external_url.rstrip("/")
+
 
 class Group:
     """Rules of one group, evaluated in file order every `interval_ms`."""

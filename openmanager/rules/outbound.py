@@ -22,6 +22,12 @@ def format_time(t: datetime) -> str:
     return f"{base}.{frac}Z" if frac else f"{base}Z"
 
 
+def format_time_millis(t: datetime) -> str:
+    """Alertmanager API v2's date-time (go-openapi strfmt): UTC, always three fraction digits."""
+    t = t.astimezone(UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
 def parse_time(text: str) -> datetime:
     """Parse an RFC3339 timestamp (any fraction length, Z or offset) into an aware datetime."""
     s = text.strip().replace("z", "Z")
@@ -63,12 +69,12 @@ class PostableAlert:
         return self.ends_at <= (now if now is not None else datetime.now(UTC))
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object Prometheus sends (keys and time format as on the wire)."""
+        """The JSON object Prometheus posts to `/api/v2/alerts` (keys and time format as on the wire)."""
         return {
             "labels": dict(self.labels),
             "annotations": dict(self.annotations),
-            "startsAt": format_time(self.starts_at),
-            "endsAt": format_time(self.ends_at),
+            "startsAt": format_time_millis(self.starts_at),
+            "endsAt": format_time_millis(self.ends_at),
             "generatorURL": self.generator_url,
         }
 
