@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -52,3 +53,37 @@ def vector_json(items: Iterable[tuple[Labels, int, float]]) -> list[dict[str, An
 def matrix_json(items: Iterable[tuple[Labels, Int64Array, Float64Array]]) -> list[dict[str, Any]]:
     """A range result: all samples per series."""
     return [{"metric": metric_json(lbl), "values": points_json(ts, vs)} for lbl, ts, vs in items]
+
+
+def _value_texts(values: Float64Array) -> list[str]:
+    """`format_value` of every value, with a fast path for the common short decimals."""
+    out = [repr(v) for v in values.tolist()]
+    for i, text in enumerate(out):
+        if text.endswith(".0"):
+            out[i] = text[:-2]
+        elif "e" in text or "n" in text:  # exponent, nan, inf
+            out[i] = format_value(float(values[i]))
+    return out
+
+
+def _ts_text(ms: int) -> str:
+    return str(ms // 1000) if ms % 1000 == 0 else repr(ms / 1000)
+
+
+def matrix_text(items: Iterable[tuple[Labels, Int64Array, Float64Array]]) -> str:
+    """`matrix_json` serialised straight to JSON text (a range result can hold 100k+ points:
+    building and encoding nested lists point by point would cost more than the query)."""
+    ts_cache: dict[int, str] = {}
+    parts = []
+    for labels, timestamps, values in items:
+        ts_list = timestamps.tolist()
+        texts = []
+        for ms in ts_list:
+            t = ts_cache.get(ms)
+            if t is None:
+                t = ts_cache[ms] = _ts_text(ms)
+            texts.append(t)
+        points = ",".join(f'[{t},"{v}"]' for t, v in zip(texts, _value_texts(values), strict=True))
+        metric = json.dumps(metric_json(labels), separators=(",", ":"), ensure_ascii=False)
+        parts.append(f'{{"metric":{metric},"values":[{points}]}}')
+    return "[" + ",".join(parts) + "]"

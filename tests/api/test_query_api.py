@@ -109,3 +109,21 @@ def test_errors_use_the_prometheus_envelope(
     body = resp.json()
     assert body["status"] == "error" and body["errorType"] in ("bad_data", "execution")
     assert fragment in body["error"]
+
+
+def test_matrix_text_matches_the_generic_encoder() -> None:
+    """The fast range-result writer gives exactly what encoding `matrix_json` gives."""
+    import json
+
+    import numpy as np
+
+    from openmanager.api.promjson import matrix_json, matrix_text
+
+    ts = np.array([1_700_000_000_000, 1_700_000_000_500, 1_700_000_060_000], dtype=np.int64)
+    items = [
+        ((("__name__", "x"), ("q", 'a"\\ü')), ts, np.array([1.0, 0.1 + 0.2, np.nan])),
+        ((("i", "2"),), ts, np.array([np.inf, -np.inf, 1e-7])),
+        ((), ts[:2], np.array([1e22, -0.0])),
+    ]
+    assert json.loads(matrix_text(items)) == json.loads(json.dumps(matrix_json(items)))
+    assert '"values":[[1700000000,"1"],[1700000000.5,"0.30000000000000004"]' in matrix_text(items)

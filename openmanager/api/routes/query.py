@@ -10,11 +10,18 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from openmanager.api.deps import platform_of
 from openmanager.api.params import parse_query, parse_step, parse_time, parse_timeout
-from openmanager.api.promjson import format_ts, format_value, matrix_json, vector_json
+from openmanager.api.promjson import (
+    format_ts,
+    format_value,
+    matrix_json,
+    matrix_text,
+    vector_json,
+)
 from openmanager.api.routes.series import form_params, one
 from openmanager.api.routes.status import ok
 from openmanager.errors import InvalidInput
@@ -54,6 +61,17 @@ def result_json(result: QueryResult) -> dict[str, Any]:
     }
 
 
+def result_response(result: QueryResult) -> Response:
+    """The whole success response; a matrix is serialised directly (it can be 100k+ points)."""
+    if result.type is not ValueType.MATRIX:
+        return JSONResponse(ok(result_json(result)))
+    body = matrix_text((s.labels, s.timestamps, s.values) for s in result.series)
+    return Response(
+        '{"status":"success","data":{"resultType":"matrix","result":' + body + "}}",
+        media_type="application/json",
+    )
+
+
 def check_range(start: int, end: int, step: int) -> None:
     """Prometheus's checks of a range query's grid, in its words, before any evaluation."""
     if end < start:
@@ -71,7 +89,7 @@ def check_range(start: int, end: int, step: int) -> None:
 
 
 @router.api_route("/query", methods=["GET", "POST"])
-async def query(request: Request) -> dict[str, Any]:
+async def query(request: Request) -> Response:
     """Evaluate an instant query at `time` (default: now)."""
     params = await form_params(request)
     expr = one(params, "query") or ""
@@ -84,11 +102,11 @@ async def query(request: Request) -> dict[str, Any]:
         result = await asyncio.to_thread(queries.instant, expr, at)
     else:  # the service's timeout, shortened for this request
         result = await asyncio.to_thread(queries.engine.instant_query, expr, at, timeout_s=timeout)
-    return ok(result_json(result))
+    return result_response(result)
 
 
 @router.api_route("/query_range", methods=["GET", "POST"])
-async def query_range(request: Request) -> dict[str, Any]:
+async def query_range(request: Request) -> Response:
     """Evaluate a range query over [start, end] every `step`."""
     params = await form_params(request)
     expr = one(params, "query") or ""
@@ -105,7 +123,7 @@ async def query_range(request: Request) -> dict[str, Any]:
         result = await asyncio.to_thread(
             queries.engine.range_query, expr, start, end, step, timeout_s=timeout
         )
-    return ok(result_json(result))
+    return result_response(result)
 
 
 @router.api_route("/format_query", methods=["GET", "POST"])
