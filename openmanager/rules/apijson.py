@@ -14,6 +14,11 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 """Go's zero time, what Prometheus shows for a rule never evaluated."""
 
 
+def _num(x: float) -> float | int:
+    """A float as Go's JSON encoder writes it: whole numbers without a fraction."""
+    return int(x) if float(x).is_integer() else x
+
+
 def _time(ms: int) -> str:
     return format_time(ms_to_datetime(ms)) if ms else ZERO_TIME
 
@@ -46,8 +51,8 @@ def rule_json(rule: AlertingRule | RecordingRule, with_alerts: bool = True) -> d
             "state": rule.state().value,
             "name": rule.name,
             "query": rule.spec.expr,
-            "duration": rule.spec.for_ms / 1000,
-            "keepFiringFor": rule.spec.keep_firing_for_ms / 1000,
+            "duration": _num(rule.spec.for_ms / 1000),
+            "keepFiringFor": _num(rule.spec.keep_firing_for_ms / 1000),
             "labels": dict(rule.spec.labels),
             "annotations": dict(rule.spec.annotations),
             "alerts": [alert_json(a) for a in active_alerts(rule)] if with_alerts else [],
@@ -97,7 +102,7 @@ def groups_json(
                 "name": g.name,
                 "file": g.file,
                 "rules": rules,
-                "interval": g.interval_ms / 1000,
+                "interval": _num(g.interval_ms / 1000),
                 "limit": g.limit,
                 "evaluationTime": g.evaluation_seconds,
                 "lastEvaluation": _time(g.last_evaluation_ms),
