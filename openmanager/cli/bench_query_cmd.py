@@ -57,8 +57,8 @@ def bench_query(
     if as_json:
         typer.echo(json.dumps(bench.to_dict(), indent=1))
     else:
-        console.print(table(bench))
-        console.print(summary(bench))
+        console.print(table(bench), width=max(console.width, 200))
+        console.print(summary(bench), markup=False, highlight=False)
     console.print(f"figures: {work / 'bench-query.json'}")
 
 
