@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from openmanager.rules.exprfmt import canonical
 from openmanager.rules.rulefile import RuleSpec
 from openmanager.rules.template import AlertTemplateData, expand_alert_text
 from openmanager.samples import METRIC_NAME, Labels
@@ -90,6 +91,7 @@ class RecordingRule:
     def __init__(self, spec: RuleSpec) -> None:
         self.spec = spec
         self.name = spec.name
+        self.query_text = canonical(spec.expr)
         self.status = RuleStatus()
 
     def eval(self, ts: int, query: QueryFn, limit: int, query_offset_ms: int = 0) -> QueryVector:
@@ -129,6 +131,8 @@ class AlertingRule:
     ) -> None:
         self.spec = spec
         self.name = spec.name
+        self.query_text = canonical(spec.expr)
+        """The expression as Prometheus prints it (API `query`, alerts' generatorURL)."""
         self.external_labels = dict(external_labels or {})
         self.external_url = external_url
         self.active: dict[Labels, Alert] = {}

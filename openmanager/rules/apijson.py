@@ -50,7 +50,7 @@ def rule_json(rule: AlertingRule | RecordingRule, with_alerts: bool = True) -> d
         out: dict[str, Any] = {
             "state": rule.state().value,
             "name": rule.name,
-            "query": rule.spec.expr,
+            "query": rule.query_text,
             "duration": _num(rule.spec.for_ms / 1000),
             "keepFiringFor": _num(rule.spec.keep_firing_for_ms / 1000),
             "labels": dict(rule.spec.labels),
@@ -59,7 +59,7 @@ def rule_json(rule: AlertingRule | RecordingRule, with_alerts: bool = True) -> d
             "health": st.health,
         }
     else:
-        out = {"name": rule.name, "query": rule.spec.expr, "health": st.health}
+        out = {"name": rule.name, "query": rule.query_text, "health": st.health}
         if rule.spec.labels:
             out["labels"] = dict(rule.spec.labels)
     if st.last_error:

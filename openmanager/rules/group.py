@@ -144,7 +144,7 @@ class Group:
             if isinstance(rule, AlertingRule) and notify is not None:
                 due = rule.alerts_to_send(ts, self.options.resend_delay_ms, self.interval_ms)
                 if due:
-                    notify(rule.spec.expr, due)
+                    notify(rule.query_text, due)
             sample_ts = ts - self.query_offset_ms
             returned = {lbl: None for lbl, _ in vector}
             items: list[tuple[Labels, list[int], list[float]]] = [

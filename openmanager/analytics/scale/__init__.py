@@ -1,1 +1,0 @@
-"""Autoscaling recommendations: predictive (forecast upper bound) plus reactive, within limits."""
