@@ -235,3 +235,55 @@ def ingest(
         console.print(f"openmanager stored every sample: {complete} (fsync={fsync})")
     if out is not None:
         out.write_text(json.dumps(results, indent=1))
+
+
+def parse_rates(points: int, series: int, repeats: int) -> dict[str, float]:
+    """Lines/s of the exposition parser: OpenMetrics history (timestamps) and a scrape page."""
+    import io
+
+    import numpy as np
+
+    from openmanager.ingest.exposition_parse import ParseOptions, parse_text
+    from openmanager.ingest.exposition_write import write_openmetrics
+    from openmanager.samples import SampleBatch, make_labels
+
+    rng = np.random.default_rng(1)
+    stamps = 1_700_000_000_000 + np.arange(points, dtype=np.int64) * 15_000
+    batch = SampleBatch.from_series(
+        [
+            (make_labels("node_cpu_usage_percent", {"server": f"srv-{i}", "dc": "dc-1"}),
+             stamps, np.round(rng.uniform(0, 100, points), 2))
+            for i in range(series)
+        ]
+    )  # fmt: skip
+    history = io.BytesIO()
+    write_openmetrics(batch, history)
+    page = "".join(
+        f'node_cpu_seconds_total{{cpu="{i % 64}",mode="m{i // 64}"}} {i * 1.5}\n'
+        for i in range(series * 4)
+    ).encode()
+    out: dict[str, float] = {}
+    for name, data, fmt in (
+        ("openmetrics history", history.getvalue(), "openmetrics"),
+        ("text scrape page", page, "text"),
+    ):
+        lines = data.count(b"\n")
+        options = ParseOptions(format=fmt, strict=True, default_timestamp_ms=0)  # type: ignore[arg-type]
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            parse_text(data, options)
+            best = min(best, time.perf_counter() - started)
+        out[name] = lines / best
+    return out
+
+
+@app.command("parse")
+def parse(
+    points: int = typer.Option(2000, help="Points per series of the history exposition."),
+    series: int = typer.Option(500, help="Series of the history exposition."),
+    repeats: int = typer.Option(3, help="Timed runs (best is reported)."),
+) -> None:
+    """Exposition parser throughput in lines/s (best of `repeats`)."""
+    for name, rate in parse_rates(points, series, repeats).items():
+        console.print(f"{name:<22} {rate:>14,.0f} lines/s", highlight=False)

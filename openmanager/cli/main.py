@@ -14,6 +14,7 @@ from openmanager.cli import (
     query_cmd,
     risk_cmd,
     rules_cmd,
+    scale_cmd,
     serve_cmd,
     silence_cmd,
     simulate_cmd,
@@ -34,6 +35,7 @@ app.command("query")(query_cmd.query)
 app.command("detect")(detect_cmd.detect)
 app.command("forecast")(forecast_cmd.forecast)
 app.command("risk")(risk_cmd.risk)
+app.add_typer(scale_cmd.app, name="scale")
 app.command("backfill")(tsdb_cmd.backfill)
 app.command("export")(tsdb_cmd.export)
 app.add_typer(tsdb_cmd.app, name="tsdb")

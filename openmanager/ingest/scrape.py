@@ -71,16 +71,21 @@ class ScrapeLoop:
         ts_ms = int(start * 1000)
         started = time.perf_counter()
         scraped = post = added = 0
+        limit = self.config.sample_limit
         try:
             body, fmt = await self._fetch(client)
             batch, scraped = self._parse(body, fmt, ts_ms)
             post = len(batch)
-            if self.config.sample_limit and post > self.config.sample_limit:
+            if limit and post > limit:
+                # Prometheus keeps counting to report the total, appends `limit`, rolls back.
+                post = limit
                 raise ScrapeError("sample limit exceeded")
         except ScrapeError as exc:
             batch, error = SampleBatch.empty(), str(exc)
         else:
             error = ""
+        if error and error != "sample limit exceeded":
+            scraped = post = 0
         duration = time.perf_counter() - started
         # Series with explicit timestamps are not tracked for staleness (as in Prometheus).
         tracked = batch.series_ref[batch.timestamps == ts_ms]
@@ -93,8 +98,8 @@ class ScrapeLoop:
         report = [
             (0.0 if error else 1.0),
             duration,
-            float(scraped if not error else 0),
-            float(post if not error else 0),
+            float(scraped),
+            float(post),
             float(added),
         ]
         rows += [

@@ -7,7 +7,6 @@ when configured, keeps silences and alert history in a small SQLite file.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -115,7 +114,7 @@ class NotifyService:
             maintenance=windows,
             external_url=settings.external_url,
         )
-        self._lock = threading.Lock()
+        self._closed = False
 
     # AlertSender
     def send(self, alerts: Sequence[AlertLike]) -> None:
@@ -140,7 +139,10 @@ class NotifyService:
         scheduler.add("notify-dispatch", TICK_INTERVAL_S, self.tick)
 
     def close(self) -> None:
-        """Deliver what is queued, stop the workers, close the store."""
+        """Deliver what is queued, stop the workers, close the store (once)."""
+        if self._closed:
+            return
+        self._closed = True
         self.delivery.drain(timeout_s=30)
         self.delivery.close()
         self.store.close()

@@ -48,7 +48,7 @@ class Block:
         self.path = path
         self.meta = BlockMeta.from_json((path / META_FILE).read_text())
         self.index = decode_index((path / INDEX_FILE).read_bytes())
-        self._offsets = self.index.chunk_offset
+        self._offsets, self._lens = self.index.chunk_spans()
         starts = self.index.chunk_start[:-1]
         self.series_mint: Int64Array = np.minimum.reduceat(self.index.chunk_mint, starts)
         self.series_maxt: Int64Array = np.maximum.reduceat(self.index.chunk_maxt, starts)
@@ -113,7 +113,7 @@ class Block:
         ts_parts: list[Int64Array] = []
         col_parts: list[Columns] = []
         for c in sel.tolist():
-            lens = idx.chunk_len[c].tolist()
+            lens = self._lens[c].tolist()
             offs = self._offsets[c].tolist()
             n = int(idx.chunk_n[c])
             cols = np.full((ncol, n), np.nan)

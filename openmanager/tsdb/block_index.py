@@ -39,6 +39,9 @@ class BlockIndex:
     chunk_len: I64  # shape (chunks, columns); 0 = column absent (or an alias) in that chunk
     chunk_alias: I64  # shape (chunks, columns); j + 1 = a copy of column j, 0 = stored or absent
     metadata: dict[str, SeriesMeta] = field(default_factory=dict)
+    chunk_same: I64 | None = None
+    """Shape (chunks, columns); p + 1 = the same bytes as flat (chunk, column) position p,
+    stored once earlier in the block (length 0 here); 0 = own bytes or absent."""
 
     @property
     def chunk_offset(self) -> I64:
@@ -48,6 +51,17 @@ class BlockIndex:
         if len(flat) > 1:
             np.cumsum(flat[:-1], out=offs[1:])
         return offs.reshape(self.chunk_len.shape)
+
+    def chunk_spans(self) -> tuple[I64, I64]:
+        """(offset, length) of each (chunk, column)'s bytes, shared bytes resolved."""
+        offs, lens = self.chunk_offset, self.chunk_len
+        if self.chunk_same is None or not bool(np.any(self.chunk_same)):
+            return offs, lens
+        same = self.chunk_same.reshape(-1)
+        ref = np.flatnonzero(same)
+        offs, lens = offs.reshape(-1).copy(), lens.reshape(-1).copy()
+        offs[ref], lens[ref] = offs[same[ref] - 1], lens[same[ref] - 1]
+        return offs.reshape(self.chunk_len.shape), lens.reshape(self.chunk_len.shape)
 
 
 def _narrow(arr: npt.NDArray[np.int64]) -> npt.NDArray[np.unsignedinteger]:
@@ -71,6 +85,7 @@ def encode_index(
     metadata: Mapping[str, SeriesMeta],
     base_time: int,
     chunk_alias: I64 | None = None,
+    chunk_same: I64 | None = None,
 ) -> bytes:
     """Serialise an index; chunk times are stored relative to `base_time` (the block's min)."""
     symbols = sorted({s for lbl in labels for pair in lbl for s in pair})
@@ -92,6 +107,8 @@ def encode_index(
     }
     if chunk_alias is not None and bool(np.any(chunk_alias)):
         arrays["alias"] = _narrow(np.asarray(chunk_alias, dtype=np.int64).reshape(-1))
+    if chunk_same is not None and bool(np.any(chunk_same)):
+        arrays["same"] = _narrow(np.asarray(chunk_same, dtype=np.int64).reshape(-1))
     header = {
         "base_time": base_time,
         "columns": int(chunk_len.shape[1]) if chunk_len.ndim == 2 else 1,
@@ -151,4 +168,5 @@ def decode_index(data: bytes) -> BlockIndex:
         chunk_len=lengths,
         chunk_alias=alias,
         metadata={k: SeriesMeta(*v) for k, v in header["metadata"].items()},
+        chunk_same=arrays["same"].reshape(shape) if "same" in arrays else None,
     )

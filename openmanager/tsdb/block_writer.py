@@ -36,6 +36,8 @@ from openmanager.tsdb.block_index import encode_index
 from openmanager.tsdb.codec import encode_chunk
 
 DEFAULT_MAX_CHUNK_SAMPLES = 16_384
+SHARED_CHUNK_MEMORY = 256 << 20
+"""Bytes of encoded chunks remembered per block to store identical chunks once."""
 
 
 def chunk_bounds(
@@ -96,6 +98,9 @@ class BlockWriter:
         self._n: list[int] = []
         self._len: list[list[int]] = []
         self._alias: list[list[int]] = []
+        self._same: list[list[int]] = []
+        self._seen: dict[bytes, int] = {}
+        self._seen_bytes = 0
         self._samples = 0
 
     def add(
@@ -113,10 +118,11 @@ class BlockWriter:
             raise InvalidInput("series timestamps must be strictly increasing")
         bounds = chunk_bounds(ts, self._span, self._max, right_closed=self.resolution_ms > 0)
         for a, b in bounds:
-            lengths, aliases = self._write_chunk(
+            lengths, aliases, same = self._write_chunk(
                 ts[a:b], [None if c is None else c[a:b] for c in columns]
             )
             self._alias.append(aliases)
+            self._same.append(same)
             self._mint.append(int(ts[a]))
             self._maxt.append(int(ts[b - 1]))
             self._n.append(b - a)
@@ -127,15 +133,20 @@ class BlockWriter:
 
     def _write_chunk(
         self, ts: Int64Array, columns: Sequence[Float64Array | None]
-    ) -> tuple[list[int], list[int]]:
-        """Encode one chunk's columns; a column equal bit for bit to an earlier one is an alias."""
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Encode one chunk's columns; a column equal bit for bit to an earlier one is an alias,
+        and encoded bytes equal to an earlier chunk's (e.g. a histogram's +Inf bucket and its
+        _count) are stored once and referenced."""
         lengths: list[int] = []
         aliases: list[int] = []
+        shared: list[int] = []
+        here = len(self._n) * len(self.columns)
         stored: list[tuple[int, npt.NDArray[np.uint64]]] = []
         for k, col in enumerate(columns):
             if col is None:
                 lengths.append(0)
                 aliases.append(0)
+                shared.append(0)
                 continue
             values = np.ascontiguousarray(col, dtype=np.float64)
             bits = values.view(np.uint64)
@@ -143,13 +154,23 @@ class BlockWriter:
             if same is not None:
                 lengths.append(0)
                 aliases.append(same + 1)
+                shared.append(0)
                 continue
             data = encode_chunk(ts, values)
-            self._file.write(data)
-            lengths.append(len(data))
             aliases.append(0)
             stored.append((k, bits))
-        return lengths, aliases
+            earlier = self._seen.get(data)
+            if earlier is not None:
+                lengths.append(0)
+                shared.append(earlier + 1)
+                continue
+            self._file.write(data)
+            lengths.append(len(data))
+            shared.append(0)
+            if self._seen_bytes + len(data) <= SHARED_CHUNK_MEMORY:
+                self._seen[data] = here + k
+                self._seen_bytes += len(data)
+        return lengths, aliases, shared
 
     def commit(self, metadata: Mapping[str, SeriesMeta]) -> BlockMeta:
         """Finish the block and rename it into place; a block without series is not written."""
@@ -172,6 +193,7 @@ class BlockWriter:
             metadata,
             base,
             np.asarray(self._alias, dtype=np.int64).reshape(-1, len(self.columns)),
+            np.asarray(self._same, dtype=np.int64).reshape(-1, len(self.columns)),
         )
         write_file_synced(self.dir / INDEX_FILE, index)
         meta = BlockMeta(

@@ -20,7 +20,7 @@ import pytest
 from openmanager.config.scrape import ScrapeConfig
 from openmanager.config.settings import StorageSettings
 from openmanager.ingest.relabel import compile_rules
-from openmanager.ingest.scrape import ScrapeLoop
+from openmanager.ingest.scrape import REPORT_NAMES, ScrapeLoop
 from openmanager.ingest.targets import build_targets, static_groups
 from openmanager.samples import Labels, SampleBatch, is_stale, make_labels
 from openmanager.services.scrape import ScrapeManager
@@ -159,8 +159,13 @@ def test_vanished_series_get_stale_markers_and_failures_mark_everything() -> Non
 
 def test_sample_limit_and_http_errors_fail_the_scrape() -> None:
     limited = loop_for(config(sample_limit=2), Clock())
-    assert scrape(limited, PAGE)[lbl("up", **TARGET)] == 0.0
+    over = scrape(limited, PAGE)
+    assert over[lbl("up", **TARGET)] == 0.0
     assert limited.state.last_error == "sample limit exceeded"
+    # Like Prometheus: the total is still reported, `limit` samples got appended (then rolled back).
+    assert over[lbl("scrape_samples_scraped", **TARGET)] > 2
+    assert over[lbl("scrape_samples_post_metric_relabeling", **TARGET)] == 2
+    assert {dict(s)["__name__"] for s in over} == set(REPORT_NAMES)  # none of the page
     broken = loop_for(config(), Clock())
     assert scrape(broken, lambda: httpx.Response(503))[lbl("up", **TARGET)] == 0.0
     assert broken.state.last_error == "server returned HTTP status 503 Service Unavailable"

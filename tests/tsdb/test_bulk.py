@@ -162,3 +162,30 @@ def test_memory_bound_flushes_early_and_still_merges(tmp_path: Path) -> None:
 )
 def test_import_span_follows_raw_retention(retention: int, span: int) -> None:
     assert import_span_ms(retention) == span
+
+
+def test_identical_chunks_are_stored_once(tmp_path: Path) -> None:
+    """A histogram's +Inf bucket equals its _count: the block keeps those bytes once."""
+    ts = T0 + 15_000 * np.arange(5760, dtype=np.int64)
+    count = np.cumsum(np.random.default_rng(3).poisson(5, 5760)).astype(np.float64)
+    other = count * 0.5
+    inf = make_labels("lat_bucket", {"le": "+Inf"})
+    cnt = make_labels("lat_count", {})
+    half = make_labels("lat_sum", {})
+    sizes = []
+    for name, items in (
+        ("one", [(cnt, ts, count), (half, ts, other)]),
+        ("two", [(inf, ts, count), (cnt, ts, count), (half, ts, other)]),
+    ):
+        with _store(tmp_path / name) as st:
+            st.import_batch(SampleBatch.from_series(items))
+            (meta,) = st.blocks.blocks("raw")  # type: ignore[attr-defined]
+            sizes.append((tmp_path / name / "blocks" / "raw" / meta.id / "chunks").stat().st_size)
+            got = {s.labels: s for s in st.select(ALL, T_MIN, T_MAX)}
+            for lbl, _, vs in items:
+                assert got[lbl].values.view(np.uint64).tolist() == vs.view(np.uint64).tolist()
+                assert got[lbl].timestamps.tolist() == ts.tolist()
+        with _store(tmp_path / name) as st:  # reopened: the shared reference survives
+            got = {s.labels: s for s in st.select(ALL, T_MIN, T_MAX)}
+            assert got[cnt].values.tolist() == count.tolist()
+    assert sizes[0] == sizes[1]

@@ -148,3 +148,23 @@ def test_optional_panels_follow_their_data_source(server: str, page: Any) -> Non
         page.wait_for_function(
             f"document.querySelector('{link}').hidden === {str(absent).lower()}", timeout=5000
         )
+
+
+def test_forecast_panels_follow_their_data_source(server: str, page: Any, shot: Any) -> None:
+    present = httpx.get(f"{server}/api/v1/forecast").status_code not in (404, 405)
+    page.goto(server + "/#/server/db-primary-01")
+    page.wait_for_selector(
+        '.chart[data-chart="cpu"]:not([data-points="0"])', timeout=CHART_TIMEOUT_MS
+    )
+    if not present:
+        page.wait_for_timeout(2000)
+        assert page.locator("#forecasts").count() == 0
+        return
+    for chart in ("forecast-disk", "forecast-memory"):
+        page.wait_for_selector(
+            f'.chart[data-chart="{chart}"]:not([data-points="0"])', timeout=CHART_TIMEOUT_MS
+        )
+    items = page.locator(".exhaustion li")
+    assert items.count() >= 3  # two mounts and memory, each with its time to the threshold
+    assert "95" in items.first.inner_text()
+    shot(page, "server-forecast")

@@ -13,7 +13,7 @@ import numpy as np
 
 from openmanager.analytics.forecast.errors import ForecastError, InsufficientHistory
 from openmanager.analytics.forecast.models import Fitted, Spec, fit, horizons
-from openmanager.analytics.forecast.prepare import human, prepare
+from openmanager.analytics.forecast.prepare import MIN_POINTS, human, prepare
 from openmanager.analytics.forecast.types import Backtest, Forecast, Prepared
 from openmanager.samples import Float64Array, Int64Array
 
@@ -104,6 +104,10 @@ def forecast_prepared(
         )
     h = horizon_ms // prep.step_ms
     y = prep.values
+    if len(y) < MIN_POINTS:
+        raise InsufficientHistory(
+            f"series has {len(y)} points; a forecast needs at least {MIN_POINTS}"
+        )
     notes = list(prep.notes)
     ts = prep.end_ms + prep.step_ms * np.arange(1, h + 1, dtype=np.int64)
     base = Forecast(

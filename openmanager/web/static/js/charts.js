@@ -82,11 +82,12 @@ export class Chart {
     if (this.plot) this.plot.setSize({ width: this.width(), height: this.opts.height || 200 });
   }
 
-  build(names) {
+  // specs: [{name, color?, dash?}] — dashed series are drawn thinner (forecast intervals)
+  build(specs) {
     if (this.plot) this.plot.destroy();
     const unit = this.opts.unit;
     const chart = this;
-    this.names = names.join("\u0000");
+    this.names = specs.map((s) => s.name).join("\u0000");
     this.plot = new uPlot(
       {
         width: this.width(),
@@ -100,11 +101,12 @@ export class Chart {
         axes: [{}, { size: 84, values: (u, ticks) => ticks.map((t) => fmtValue(t, unit)) }],
         series: [
           {},
-          ...names.map((name, i) => ({
-            label: name,
-            stroke: PALETTE[i % PALETTE.length],
-            width: 1.5,
-            spanGaps: false,
+          ...specs.map((spec, i) => ({
+            label: spec.name,
+            stroke: spec.color || PALETTE[i % PALETTE.length],
+            width: spec.dash ? 1 : 1.5,
+            dash: spec.dash ? [4, 4] : undefined,
+            spanGaps: !!spec.spanGaps,
             value: (u, v) => fmtValue(v, unit),
           })),
         ],
@@ -126,10 +128,10 @@ export class Chart {
     );
   }
 
-  // data: {x, series:[{name, values}]}
+  // data: {x, series:[{name, values, color?, dash?, spanGaps?}]}
   setData(data) {
     const names = data.series.map((s) => s.name);
-    if (!this.plot || this.names !== names.join("\u0000")) this.build(names);
+    if (!this.plot || this.names !== names.join("\u0000")) this.build(data.series);
     this.plot.setData([data.x, ...data.series.map((s) => s.values)]);
     let points = 0;
     for (const s of data.series) for (const v of s.values) if (v != null) points++;

@@ -1,7 +1,7 @@
 // Server detail: live figures, and CPU, memory, disk, network and response-time charts over any
 // range (buttons, inputs, or drag to zoom), with injected faults, alerts and anomalies marked.
 
-import { getJSON, queryRange } from "../api.js";
+import { getJSON, probe, queryRange } from "../api.js";
 import { Chart, fmtValue } from "../charts.js";
 import { RangePicker } from "../range.js";
 
@@ -72,6 +72,69 @@ async function events(name) {
   return { bands, marks };
 }
 
+// Forecast panels (when /api/v1/forecast exists): recent history, the forecast with its interval
+// (6 h ahead, or less when history is short), and the time until the threshold is crossed.
+const FORECASTS = [
+  { id: "forecast-disk", title: "Disk used: forecast", threshold: 95,
+    expr: (s) => `100 * (1 - node_filesystem_avail_bytes{${s}} / node_filesystem_size_bytes{${s}})`, label: (l) => l.mountpoint || "disk" },
+  { id: "forecast-memory", title: "Memory used: forecast", threshold: 95,
+    expr: (s) => `100 * (1 - node_memory_MemAvailable_bytes{${s}} / node_memory_MemTotal_bytes{${s}})`, label: () => "memory" },
+];
+
+const HORIZONS = [6 * 3600, 3600, 900];
+
+async function forecastPanels(root, name, charts) {
+  if (!(await probe("/api/v1/forecast"))) return;
+  const box = document.createElement("section");
+  box.id = "forecasts";
+  box.innerHTML = `<h2>Forecast, next 6 hours</h2><div class="charts"></div><ul class="exhaustion"></ul>`;
+  root.appendChild(box);
+  const list = box.querySelector(".exhaustion");
+  for (const f of FORECASTS) {
+    const chart = new Chart(box.querySelector(".charts"), { title: f.title, unit: "%" });
+    chart.box.dataset.chart = f.id;
+    charts.set(f.id, chart);
+    const expr = f.expr(`server="${name}"`);
+    try {
+      // the longest horizon the stored history supports (a forecast needs history >= horizon)
+      let fc = null;
+      let horizon = 0;
+      for (const h of HORIZONS) {
+        const params = new URLSearchParams({ query: expr, horizon: `${h}s`, threshold: String(f.threshold), direction: "up" });
+        fc = await getJSON(`/api/v1/forecast?${params}`);
+        horizon = h;
+        if (fc.data.result.some((r) => r.forecast)) break;
+      }
+      const now = Date.now() / 1000;
+      box.querySelector("h2").textContent = `Forecast, next ${horizon >= 3600 ? `${horizon / 3600} h` : `${horizon / 60} min`}`;
+      const hist = await queryRange(expr, now - horizon, now, Math.max(15, horizon / 72));
+      const results = fc.data.result.filter((r) => r.forecast);
+      const xs = [...new Set([...hist.x, ...results.flatMap((r) => r.forecast.points.map((p) => p[0]))])].sort((a, b) => a - b);
+      const at = new Map(xs.map((x, i) => [x, i]));
+      const series = [];
+      results.forEach((r, k) => {
+        const label = f.label(r.metric);
+        const h = hist.series.find((s) => f.label(s.labels) === label);
+        const obs = xs.map(() => null);
+        if (h) hist.x.forEach((x, i) => { obs[at.get(x)] = h.values[i]; });
+        const cols = [1, 2, 3].map(() => xs.map(() => null));
+        for (const p of r.forecast.points) for (const c of [0, 1, 2]) cols[c][at.get(p[0])] = p[c + 1];
+        const color = ["#3b82f6", "#10b981"][k % 2];
+        const pct = Math.round(100 * r.forecast.level);
+        series.push({ name: `${label}`, values: obs, color });
+        series.push({ name: `${label} forecast`, values: cols[0], color: "#f59e0b", spanGaps: true });
+        series.push({ name: `${label} ${pct}% low`, values: cols[1], color: "#f59e0b", dash: true, spanGaps: true });
+        series.push({ name: `${label} ${pct}% high`, values: cols[2], color: "#f59e0b", dash: true, spanGaps: true });
+        if (r.exhaustion) list.insertAdjacentHTML("beforeend", `<li>${esc(f.title.split(":")[0])}: ${esc(r.exhaustion.summary)}</li>`);
+      });
+      if (series.length) chart.setData({ x: xs, series });
+      else chart.error((fc.data.result[0] && fc.data.result[0].error) || "no forecast");
+    } catch (e) {
+      chart.error(String(e.message || e));
+    }
+  }
+}
+
 export function mount(root, ctx, params) {
   const name = params.name;
   root.innerHTML = `
@@ -138,6 +201,7 @@ export function mount(root, ctx, params) {
     .catch((e) => { root.querySelector("#reasons").textContent = e.message; });
   load();
   loadEvents();
+  forecastPanels(root, name, charts);
 
   const off = ctx.live.on("server-metrics", { server: name }, (data) => {
     const s = data.servers.find((x) => x.name === name);

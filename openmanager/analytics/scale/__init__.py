@@ -1,0 +1,1 @@
+"""Autoscaling recommendations: predictive (forecast upper bound) plus reactive, within limits."""
