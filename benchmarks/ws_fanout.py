@@ -64,13 +64,13 @@ def start_server(data: Path, tick_s: int) -> tuple[subprocess.Popen[bytes], str]
 TS = re.compile(rb'"ts":([0-9.]+)')
 
 
-async def client(url: str, compress: bool, out: list[tuple[float, float]], until: float) -> None:
+async def client(url: str, compress: bool, out: list[tuple[float, float]], until: Any) -> None:
     """One subscriber; records (receipt time, receipt - publish time) per update."""
     async with websockets.connect(
         url, compression="deflate" if compress else None, max_size=None, open_timeout=120
     ) as ws:
         await ws.send(json.dumps({"action": "subscribe", "channel": "server-metrics"}))
-        while time.time() < until:
+        while not until.value or time.time() < until.value:
             try:
                 frame = await asyncio.wait_for(ws.recv(decode=False), 1.0)
             except TimeoutError:
@@ -80,7 +80,7 @@ async def client(url: str, compress: bool, out: list[tuple[float, float]], until
                 out.append((now, now - float(ts)))
 
 
-def worker(url: str, clients: int, compress: bool, until: float, results: Any, nice: int) -> None:
+def worker(url: str, clients: int, compress: bool, until: Any, results: Any, nice: int) -> None:
     """A client process: `clients` connections (connected in waves) until `until`."""
     if nice:
         os.nice(nice)  # let the server have the CPU first: clients share its machine
@@ -105,24 +105,36 @@ def measure(
     url: str, clients: int, procs: int, seconds: float, compress: bool, pid: int, nice: int = 0
 ) -> dict[str, Any]:
     ws_url = url.replace("http://", "ws://") + "/api/v1/stream"
-    warmup = 5 + clients / 150  # connect everyone, let the first (latest-state) messages pass
-    t0 = time.time() + warmup
-    t1 = t0 + seconds
+    until: Any = mp.Value("d", 0.0)  # 0 until everyone is connected, then the window's end
     results: Any = mp.Queue()
     per = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     workers = [
-        mp.Process(target=worker, args=(ws_url, n, compress, t1, results, nice)) for n in per
+        mp.Process(target=worker, args=(ws_url, n, compress, until, results, nice), daemon=True)
+        for n in per
     ]
     for w in workers:
         w.start()
-    time.sleep(max(0.0, t0 - time.time()))
+    deadline = time.monotonic() + 300
+    while (
+        httpx.get(f"{url}/api/v1/stream/stats", timeout=60).json()["data"]["channels"][
+            "server-metrics"
+        ]
+        < clients
+    ):
+        if time.monotonic() > deadline:
+            raise RuntimeError("clients did not all connect")
+        time.sleep(0.5)
+    time.sleep(3)  # the first (latest-state) messages pass
+    t0 = time.time()
+    t1 = t0 + seconds
+    until.value = t1
     proc = psutil.Process(pid)
     cpu0 = proc.cpu_times()
-    stats = httpx.get(f"{url}/api/v1/stream/stats").json()["data"]
+    stats = httpx.get(f"{url}/api/v1/stream/stats", timeout=60).json()["data"]
     load = os.getloadavg()[0]
     time.sleep(max(0.0, t1 - time.time()))
     cpu1 = proc.cpu_times()
-    drops = httpx.get(f"{url}/api/v1/stream/stats").json()["data"]["slow_drops"]
+    drops = httpx.get(f"{url}/api/v1/stream/stats", timeout=60).json()["data"]["slow_drops"]
     out = [row for _ in workers for row in results.get(timeout=120)]
     for w in workers:
         w.join(30)

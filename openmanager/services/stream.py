@@ -77,16 +77,28 @@ class Filter:
         return {k: v for k in FILTER_KEYS if (v := getattr(self, k)) is not None}
 
     def matches(self, item: dict[str, Any]) -> bool:
-        """True when every set key equals the item's (items without the key pass)."""
-        if (
-            self.server is not None
-            and item.get("server", item.get("name", self.server)) != self.server
-        ):
-            return False
-        if self.role is not None and item.get("role", self.role) != self.role:
-            return False
-        env = self.environment
-        return env is None or item.get("environment", env) == env
+        """True when every set key equals the item's (items without the key pass).
+
+        Keys are looked up on the item, then in its `labels` (alerts) or `series` (anomaly
+        evidence) dict; a server's own record names it with `name`.
+        """
+        nested = [d for d in (item.get("labels"), item.get("series")) if isinstance(d, dict)]
+
+        def value(key: str) -> Any:
+            if key in item:
+                return item[key]
+            if key == "server" and "name" in item:
+                return item["name"]
+            return next((d[key] for d in nested if key in d), None)
+
+        return all(
+            want is None or (got := value(key)) is None or got == want
+            for key, want in (
+                ("server", self.server),
+                ("role", self.role),
+                ("environment", self.environment),
+            )
+        )
 
     def apply(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The payload as this client sees it, or None when nothing of it matches."""

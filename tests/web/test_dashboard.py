@@ -139,7 +139,7 @@ def test_stream_reconnects_by_itself(server: str, page: Any) -> None:
     page.wait_for_function(f"window.__om.live.lastMessageAt > {seen}", timeout=(TICK_S + 3) * 1000)
 
 
-def test_optional_panels_follow_their_data_source(server: str, page: Any) -> None:
+def test_optional_panels_follow_their_data_source(server: str, page: Any, shot: Any) -> None:
     page.goto(server + "/")
     page.wait_for_selector(".tile")
     for view, source in (("alerts", "/api/v1/alerts"), ("anomalies", "/api/v1/anomalies")):
@@ -148,6 +148,20 @@ def test_optional_panels_follow_their_data_source(server: str, page: Any) -> Non
         page.wait_for_function(
             f"document.querySelector('{link}').hidden === {str(absent).lower()}", timeout=5000
         )
+        if not absent:  # the view renders the source's data, not an error
+            page.click(link)
+            page.wait_for_function(
+                f"(e => e && !e.innerText.includes('loading'))(document.querySelector('#{view}'))"
+            )
+            assert page.locator(f"#{view} .error").count() == 0, page.inner_text(f"#{view}")
+            if view == "alerts":
+                states = page.eval_on_selector_all(
+                    ".alert-group", "els => els.map(e => e.dataset.state)"
+                )
+                assert {"firing", "pending", "silenced"} <= set(states)
+                shot(page, "alerts")
+            page.goto(server + "/")
+            page.wait_for_selector(".tile")
 
 
 def test_forecast_panels_follow_their_data_source(server: str, page: Any, shot: Any) -> None:

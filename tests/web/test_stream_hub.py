@@ -72,6 +72,12 @@ def test_filters_apply_per_item_and_reject_unknown_keys() -> None:
     assert both is not None and [s["name"] for s in both["servers"]] == ["web-2"]
     assert Filter(role="cache").apply(FLEET) is None
     assert Filter(server="db-1").apply({"server": "web-1", "alert": "x"}) is None
+    alert = {"labels": {"alertname": "HighCPU", "server": "db-1", "role": "database"}}
+    assert Filter(role="database").apply(alert) is alert
+    assert Filter(server="web-1").apply(alert) is None
+    evidence = {"series": {"server": "web-1", "role": "web"}, "check": "cpu"}
+    assert Filter(server="web-1").apply(evidence) is evidence
+    assert Filter(role="cache").apply(evidence) is None
     assert Filter().apply(FLEET) is FLEET
     with pytest.raises(InvalidInput):
         Filter.from_dict({"host": "x"})

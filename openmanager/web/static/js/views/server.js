@@ -61,12 +61,12 @@ async function events(name) {
     }
   } catch { /* alerting not available */ }
   try {
-    const an = await getJSON(`/api/v1/anomalies?${new URLSearchParams({ server: name })}`);
+    const an = await getJSON("/api/v1/anomalies");
     const items = Array.isArray(an.data) ? an.data : (an.data && an.data.anomalies) || [];
     for (const a of items) {
-      const at = a.start_ms ? a.start_ms / 1000 : a.timestamp ? Number(a.timestamp) : a.time_ms ? a.time_ms / 1000 : null;
-      const srv = a.server || (a.labels || {}).server;
-      if (at && (!srv || srv === name)) marks.push({ at, label: a.detector || "anomaly", color: "#f59e0b" });
+      const at = a.window_start != null ? Number(a.window_start) : a.start_ms ? a.start_ms / 1000 : null;
+      const srv = a.server || (a.series || a.labels || {}).server;
+      if (at && srv === name) marks.push({ at, label: a.check || a.detector || "anomaly", color: "#f59e0b" });
     }
   } catch { /* anomalies not available */ }
   return { bands, marks };
