@@ -228,7 +228,7 @@ def ingest(
 ) -> None:
     """Remote-write throughput of OpenManager, Prometheus and VictoriaMetrics, same run."""
     results = run_all(receiver, peers, days, conns, batch, fsync)
-    console.print(table(results), highlight=False)
+    console.print(table(results), highlight=False, soft_wrap=True)
     om = results.get("openmanager")
     if om is not None:
         complete = om["rows_stored"] == om["samples"] and om["errors"] == 0
