@@ -13,11 +13,11 @@ from typing import Any
 
 from openmanager.config import Settings
 from openmanager.services.agent import Agent, LocalSink
-from openmanager.services.bus import EventBus
 from openmanager.services.anomaly import AnomalyService
 from openmanager.services.bus import EventBus
 from openmanager.services.fleet import FleetService
 from openmanager.services.forecast import EXHAUSTION_INTERVAL_S, ForecastService
+from openmanager.services.notify import NotifyService
 from openmanager.services.query import QueryService
 from openmanager.services.rules import RulesService
 from openmanager.services.scheduler import Scheduler
@@ -49,11 +49,11 @@ class Platform:
         self.queries = QueryService(self.storage)
         self.scheduler = Scheduler(clock)
         self.rules = RulesService(settings.rules, self.storage, clock)
+        self.notify = NotifyService(settings.notify, settings.storage.path, clock=clock)
+        self.rules.sender = self.notify
         self.bus = EventBus()
         self.streams = StreamHub(self.bus)
         self.anomalies = AnomalyService(self.queries, self.storage, clock, self.bus.publish)
-        self.bus = EventBus()
-        self.streams = StreamHub(self.bus)
         self.fleet: FleetService | None = (
             FleetService(settings.simulator, self.storage, clock, self.bus.publish)
             if settings.simulator.enabled
@@ -87,6 +87,7 @@ class Platform:
             self.scheduler.add("host-agent", agent_s, self.agent.tick)
         self.rules.register(self.scheduler)
         self.anomalies.register(self.scheduler)
+        self.notify.register(self.scheduler)
         self.rules.install_sighup()
         self.scheduler.start()
         self._not_ready = None
@@ -96,6 +97,7 @@ class Platform:
         """Stop jobs, then flush and close storage."""
         self._not_ready = "shutting down"
         await self.scheduler.stop()
+        await asyncio.to_thread(self.notify.close)
         await self.streams.stop()
         await self.scrape.stop()
         await asyncio.to_thread(self.storage.close)
