@@ -69,7 +69,7 @@ def add(
                 "createdBy": author,
                 "comment": comment,
             }
-            silence_id = _api(url, "POST", "/api/v1/notify/silences", body)["silenceID"]
+            silence_id = _api(url, "POST", "/api/v1/silences", body)["silenceID"]
         else:
             store = _store(config)
             try:
@@ -93,7 +93,7 @@ def list_(
     """List silences (active and pending; --expired for all)."""
     try:
         if url:
-            rows: list[dict[str, Any]] = _api(url, "GET", "/api/v1/notify/silences")
+            rows: list[dict[str, Any]] = _api(url, "GET", "/api/v1/silences")
         else:
             store = _store(config)
             try:
@@ -138,7 +138,7 @@ def expire(
     try:
         if url:
             for sid in silence_ids:
-                _api(url, "DELETE", f"/api/v1/notify/silences/{sid}")
+                _api(url, "DELETE", f"/api/v1/silences/{sid}")
         else:
             store = _store(config)
             try:

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from prometheus_client import Counter, Gauge
-from tenacity import Retrying, stop_after_attempt, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from openmanager.notify.receivers.base import Integration, Message
 
@@ -80,6 +81,14 @@ class _Worker:
     status: IntegrationStatus
     jobs: queue.Queue[tuple[Message, Outcome] | None] = field(default_factory=queue.Queue)
     thread: threading.Thread | None = None
+
+
+def transient(exc: BaseException) -> bool:
+    """Worth retrying: anything but an HTTP 4xx answer (other than 408 and 429)."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        code = exc.response.status_code
+        return not (400 <= code < 500) or code in (408, 429)
+    return True
 
 
 class Delivery:
@@ -149,6 +158,7 @@ class Delivery:
         error = ""
         retrying = Retrying(
             stop=stop_after_attempt(max(1, p.attempts)),
+            retry=retry_if_exception(transient),
             wait=wait_exponential(multiplier=p.initial_s, min=p.initial_s, max=p.max_s),
             reraise=True,
         )

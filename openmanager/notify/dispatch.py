@@ -268,6 +268,38 @@ class Dispatcher:
                 )
             return out
 
+    def gettable_alerts(self, now: float) -> list[dict[str, Any]]:
+        """Unresolved alerts as Alertmanager's API lists them (state active or suppressed)."""
+        with self._lock:
+            silences = self.silences()
+            firing = [a for a in self.alerts.values() if not a.resolved(now)]
+            out = []
+            for a in sorted(firing, key=lambda a: a.fingerprint):
+                silenced = [s.id for s in silences if s.mutes(a.labels, now)]
+                by = inhibited_by(self.cfg.inhibit_rules, a.labels, firing)
+                inhibited = [by] if by is not None else []
+                receivers = sorted(
+                    {g.route.receiver for g in self.groups.values() if a.fingerprint in g.alerts}
+                )
+                out.append(
+                    {
+                        "labels": dict(a.labels),
+                        "annotations": dict(a.annotations),
+                        "startsAt": iso(a.starts_at),
+                        "endsAt": iso(a.ends_at),
+                        "updatedAt": iso(a.updated_at),
+                        "generatorURL": a.generator_url,
+                        "fingerprint": a.fingerprint,
+                        "receivers": [{"name": r} for r in receivers],
+                        "status": {
+                            "state": "suppressed" if silenced or inhibited else "active",
+                            "silencedBy": silenced,
+                            "inhibitedBy": inhibited,
+                        },
+                    }
+                )
+            return out
+
     def groups_status(self, now: float) -> list[dict[str, Any]]:
         """Aggregation groups with their receiver, labels, alert count and next flush."""
         with self._lock:

@@ -115,6 +115,7 @@ class NotifyService:
             external_url=settings.external_url,
         )
         self._closed = False
+        self.started_at = clock()
 
     # AlertSender
     def send(self, alerts: Sequence[AlertLike]) -> None:
@@ -204,6 +205,15 @@ class NotifyService:
 
     def alerts(self) -> list[dict[str, Any]]:
         return self.dispatcher.alerts_status(self.clock())
+
+    def config_text(self) -> str:
+        """The routing file as written (empty when none is configured)."""
+        path = self.settings.config_file
+        return path.read_text() if path is not None and path.exists() else ""
+
+    def gettable_alerts(self) -> list[dict[str, Any]]:
+        """Firing alerts in Alertmanager's API v2 `gettableAlert` shape."""
+        return self.dispatcher.gettable_alerts(self.clock())
 
     def groups(self) -> list[dict[str, Any]]:
         return self.dispatcher.groups_status(self.clock())

@@ -22,6 +22,7 @@ class Sink:
         self.paths: list[str] = []
         self.fail_next = 0
         self.always_fail = False
+        self.fail_status = 500
         self.lock = threading.Lock()
         sink = self
 
@@ -35,7 +36,7 @@ class Sink:
                     if not failing:
                         sink.bodies.append(json.loads(raw))
                         sink.paths.append(self.path)
-                self.send_response(500 if failing else 200)
+                self.send_response(sink.fail_status if failing else 200)
                 self.end_headers()
                 self.wfile.write(b"{}")
 

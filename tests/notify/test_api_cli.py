@@ -73,20 +73,17 @@ def test_silence_lifecycle_over_http(client: TestClient) -> None:
         "createdBy": "ops",
         "comment": "maintenance",
     }
-    resp = client.post("/api/v1/notify/silences", json=body)
+    resp = client.post("/api/v1/silences", json=body)
     assert resp.status_code == 200, resp.text
     sid = resp.json()["data"]["silenceID"]
-    got = client.get(f"/api/v1/notify/silences/{sid}").json()["data"]
+    got = client.get(f"/api/v1/silences/{sid}").json()["data"]
     assert got["status"]["state"] == "active" and got["createdBy"] == "ops"
     assert got["matchers"] == body["matchers"]
-    assert [s["id"] for s in client.get("/api/v1/notify/silences").json()["data"]] == [sid]
-    assert (
-        client.delete(f"/api/v1/notify/silences/{sid}").json()["data"]["status"]["state"]
-        == "expired"
-    )
-    assert client.get("/api/v1/notify/silences/nope").status_code == 404
+    assert [s["id"] for s in client.get("/api/v1/silences").json()["data"]] == [sid]
+    assert client.delete(f"/api/v1/silences/{sid}").json()["data"]["status"]["state"] == "expired"
+    assert client.get("/api/v1/silences/nope").status_code == 404
     bad = {**body, "matchers": [{"name": "a", "value": "", "isRegex": False}]}
-    resp = client.post("/api/v1/notify/silences", json=bad)
+    resp = client.post("/api/v1/silences", json=bad)
     assert resp.status_code == 400 and "empty string" in resp.json()["error"]
 
 
@@ -124,6 +121,13 @@ def test_alert_intake_history_and_receivers(
         ).status_code
         == 400
     )
+    mixed = [
+        {"labels": {"alertname": "Good"}, "startsAt": _iso(-60), "endsAt": _iso(60)},
+        {"labels": {"alertname": "Bad"}, "startsAt": _iso(0), "endsAt": _iso(-60)},
+    ]
+    resp = client.post("/api/v2/alerts", json=mixed)
+    assert resp.status_code == 400 and "start time must be before end time" in resp.text
+    assert "Good" in [a["labels"]["alertname"] for a in client.get("/api/v2/alerts").json()]
 
 
 def _cli() -> typer.Typer:

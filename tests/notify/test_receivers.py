@@ -232,3 +232,17 @@ receivers:
         assert svc.receivers_status()[0]["failing"] is False
     finally:
         svc.close()
+
+
+def test_client_errors_are_not_retried(tmp_path: Path, clock: Clock, sink: Sink) -> None:
+    cfg = f"route:\n  receiver: hook\nreceivers:\n  - name: hook\n    webhook_configs: [{{url: '{sink.url}'}}]\n"
+    svc = _service(tmp_path, clock, cfg, retry_attempts=4, retry_backoff="10ms")
+    try:
+        sink.always_fail, sink.fail_status = True, 400
+        svc.send([alert(clock, alertname="X")])
+        _flush(svc, clock)
+        integ = svc.receivers_status()[0]["integrations"][0]
+        assert (integ["attempts"], integ["failed"]) == (1, 1)
+        assert "400" in integ["last_error"]
+    finally:
+        svc.close()

@@ -1,14 +1,22 @@
-"""Notifications over HTTP: silences, alert history, receiver status, and an Alertmanager-style intake."""
+"""Notifications over HTTP: silences, alert history, receiver status, and Alertmanager's API v2.
+
+The `/api/v2/...` routes take and return Alertmanager's own JSON, so `amtool
+--alertmanager.url=...` and a Prometheus `alertmanagers` entry work against OpenManager.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Body, Query, Request
 
+from openmanager import __version__
 from openmanager.api.deps import platform_of
 from openmanager.api.params import parse_time
 from openmanager.errors import InvalidInput
+from openmanager.notify.matchers import MatcherError, matches_all, parse_matchers
+from openmanager.notify.model import iso
 from openmanager.notify.silences import matchers_from_json
 from openmanager.rules.outbound import PostableAlert
 from openmanager.services.notify import NotifyService, require
@@ -49,7 +57,7 @@ def history(
     return _ok(rows)
 
 
-@router.get("/api/v1/notify/silences")
+@router.get("/api/v1/silences")
 def list_silences(request: Request) -> dict[str, Any]:
     """Every silence with its state (pending, active, expired)."""
     service = notify_of(request)
@@ -57,15 +65,17 @@ def list_silences(request: Request) -> dict[str, Any]:
     return _ok([s.to_json(now) for s in service.silences()])
 
 
-@router.post("/api/v1/notify/silences")
-def add_silence(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-    """Create a silence from Alertmanager's API v2 `postableSilence` JSON; returns its id."""
-    service = notify_of(request)
+def _create_silence(service: NotifyService, body: dict[str, Any]) -> str:
+    """A silence from a `postableSilence`; a given id replaces (expires) that silence."""
     if body.get("id"):
-        raise InvalidInput("updating a silence is not supported: expire it and add a new one")
+        old = service.silence(str(body["id"]))
+        if old.state(service.clock()) != "expired":
+            service.expire_silence(old.id)
     if "endsAt" not in body:
         raise InvalidInput("endsAt is required")
     starts = _seconds(str(body["startsAt"]), "startsAt") if body.get("startsAt") else None
+    if starts is not None and starts < service.clock():
+        starts = None  # Alertmanager moves a start in the past to now
     s = service.add_silence(
         matchers_from_json(body.get("matchers")),
         starts_at=starts,
@@ -73,17 +83,23 @@ def add_silence(request: Request, body: dict[str, Any] = Body(...)) -> dict[str,
         created_by=str(body.get("createdBy", "")),
         comment=str(body.get("comment", "")),
     )
-    return _ok({"silenceID": s.id})
+    return s.id
 
 
-@router.get("/api/v1/notify/silences/{silence_id}")
+@router.post("/api/v1/silences")
+def add_silence(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Create a silence from Alertmanager's API v2 `postableSilence` JSON; returns its id."""
+    return _ok({"silenceID": _create_silence(notify_of(request), body)})
+
+
+@router.get("/api/v1/silences/{silence_id}")
 def get_silence(silence_id: str, request: Request) -> dict[str, Any]:
     """One silence."""
     service = notify_of(request)
     return _ok(service.silence(silence_id).to_json(service.clock()))
 
 
-@router.delete("/api/v1/notify/silences/{silence_id}")
+@router.delete("/api/v1/silences/{silence_id}")
 def expire_silence(silence_id: str, request: Request) -> dict[str, Any]:
     """Expire a silence now."""
     service = notify_of(request)
@@ -112,9 +128,100 @@ def groups(request: Request) -> dict[str, Any]:
 def post_alerts(request: Request, body: list[dict[str, Any]] = Body(...)) -> dict[str, Any]:
     """Alertmanager's intake: a real Prometheus can send its alerts here."""
     service = notify_of(request)
-    try:
-        alerts = [PostableAlert.from_json(a) for a in body]
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InvalidInput(f"invalid alert: {exc}") from None
-    service.send(alerts)
+    alerts, errors = [], []
+    for i, obj in enumerate(body):
+        try:
+            alert = PostableAlert.from_json(obj)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            errors.append(f"alert {i}: {exc}")
+            continue
+        if not alert.labels:
+            errors.append(f"alert {i}: at least one label pair required")
+        elif obj.get("startsAt") and obj.get("endsAt") and alert.ends_at < alert.starts_at:
+            errors.append(f"alert {i}: start time must be before end time")
+        else:
+            alerts.append(alert)
+    service.send(alerts)  # the valid ones are taken, as Alertmanager does
+    if errors:
+        raise InvalidInput("; ".join(errors))
     return {}
+
+
+# Alertmanager API v2 (what amtool and Prometheus speak)
+
+
+@router.get("/api/v2/silences")
+def am_silences(request: Request) -> list[dict[str, Any]]:
+    """Alertmanager's `gettableSilences`."""
+    service = notify_of(request)
+    now = service.clock()
+    return [s.to_json(now) for s in service.silences()]
+
+
+@router.post("/api/v2/silences")
+def am_add_silence(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Alertmanager's silence creation: `{"silenceID": ...}`."""
+    return {"silenceID": _create_silence(notify_of(request), body)}
+
+
+@router.get("/api/v2/silence/{silence_id}")
+def am_silence(silence_id: str, request: Request) -> dict[str, Any]:
+    """One `gettableSilence`."""
+    service = notify_of(request)
+    return service.silence(silence_id).to_json(service.clock())
+
+
+@router.delete("/api/v2/silence/{silence_id}")
+def am_expire_silence(silence_id: str, request: Request) -> dict[str, Any]:
+    """Expire a silence (Alertmanager answers an empty body)."""
+    notify_of(request).expire_silence(silence_id)
+    return {}
+
+
+@router.get("/api/v2/alerts")
+def am_alerts(
+    request: Request,
+    active: bool = True,
+    silenced: bool = True,
+    inhibited: bool = True,
+    filter: list[str] = Query([], description="Matchers every listed alert satisfies."),  # noqa: A002
+    receiver: str | None = Query(None, description="Regex on receiver names."),
+) -> list[dict[str, Any]]:
+    """Alertmanager's `gettableAlerts`, with its filters (as `amtool alert query` sends them)."""
+    try:
+        matchers = [m for text in filter for m in parse_matchers(text)]
+        receiver_re = re.compile(f"^(?:{receiver})$") if receiver else None
+    except (MatcherError, re.error) as exc:
+        raise InvalidInput(f"bad filter: {exc}") from None
+    out = []
+    for a in notify_of(request).gettable_alerts():
+        st = a["status"]
+        if (st["silencedBy"] and not silenced) or (st["inhibitedBy"] and not inhibited):
+            continue
+        if st["state"] == "active" and not active:
+            continue
+        if not matches_all(matchers, a["labels"]):
+            continue
+        if receiver_re and not any(receiver_re.match(r["name"]) for r in a["receivers"]):
+            continue
+        out.append(a)
+    return out
+
+
+@router.get("/api/v2/status")
+def am_status(request: Request) -> dict[str, Any]:
+    """Alertmanager's status (`amtool config show`): the routing file's text, no cluster."""
+    service = notify_of(request)
+    return {
+        "cluster": {"status": "disabled", "peers": []},
+        "config": {"original": service.config_text()},
+        "uptime": iso(service.started_at),
+        "versionInfo": {
+            "version": __version__,
+            "branch": "",
+            "buildDate": "",
+            "buildUser": "",
+            "goVersion": "",
+            "revision": "",
+        },
+    }
