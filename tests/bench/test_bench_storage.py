@@ -54,6 +54,7 @@ def test_bench_storage_tiny_without_peers(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_bench_storage_tiny_with_peers(tmp_path: Path) -> None:
     for binary in ("promtool", "prometheus", "victoria-metrics", "curl"):
         require_binary(binary)
