@@ -147,6 +147,11 @@ class NotifySettings(Section):
     history_file: Path | None = Field(
         None, description="SQLite file for silences and alert history (default: notify.db in storage.path)."
     )
+    history_retention: str = Field(
+        "90d",
+        pattern=r"^\d+[smhdwy]$",
+        description="How long resolved alert history and expired silences are kept.",
+    )
     flap_threshold: int = Field(
         6, ge=0, description="State changes within `flap_window` above which an alert is held as flapping (0 = off)."
     )

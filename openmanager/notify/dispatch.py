@@ -73,7 +73,10 @@ class Dispatcher:
         self.alerts: dict[str, Alert] = {}
         self._state: dict[str, bool] = {}  # fingerprint -> firing
         self.groups: dict[str, _Group] = {}
-        self._log: dict[tuple[str, str, int], _LogEntry] = {}
+        self._log: dict[tuple[str, str, int], _LogEntry] = {
+            key: _LogEntry(frozenset(f), frozenset(r), at)
+            for key, (f, r, at) in store.logs().items()
+        }
         self._lock = threading.RLock()
 
     # ingest
@@ -183,6 +186,7 @@ class Dispatcher:
                 to_send = [a for a in alerts if a.fingerprint in firing or a.fingerprint in res]
                 if not to_send:
                     self._log[log_key] = _LogEntry(firing, res, now)
+                    self.store.put_log(log_key, sorted(firing), sorted(res), now)
                     continue
                 message = Message(
                     receiver, group.key, group.labels, to_send, now, self.external_url
@@ -230,6 +234,7 @@ class Dispatcher:
             with self._lock:
                 if ok:
                     self._log[key] = _LogEntry(firing, resolved, message.now)
+                    self.store.put_log(key, sorted(firing), sorted(resolved), message.now)
             self.store.record_notification(
                 NotificationRecord(
                     receiver=message.receiver,
@@ -245,6 +250,12 @@ class Dispatcher:
             )
 
         return done
+
+    def forget_log(self, before: float) -> None:
+        """Drop notification-log entries last written before `before`."""
+        with self._lock:
+            for key in [k for k, e in self._log.items() if e.at < before]:
+                del self._log[key]
 
     # introspection
     def alerts_status(self, now: float) -> list[dict[str, Any]]:

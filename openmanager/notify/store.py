@@ -30,6 +30,10 @@ class NotificationRecord:
     resolved: Sequence[str]
 
 
+LogKey = tuple[str, str, int]
+"""(group key, receiver, integration index): one notification-log entry."""
+
+
 class NotifyStore(Protocol):
     """Persistence used by the notifier; a PostgreSQL implementation can follow this interface."""
 
@@ -44,6 +48,11 @@ class NotifyStore(Protocol):
     def history(
         self, *, alertname: str | None, since: float | None, until: float | None, limit: int
     ) -> list[dict[str, Any]]: ...
+    def put_log(
+        self, key: LogKey, firing: Sequence[str], resolved: Sequence[str], at: float
+    ) -> None: ...
+    def logs(self) -> dict[LogKey, tuple[list[str], list[str], float]]: ...
+    def prune(self, before: float) -> int: ...
     def close(self) -> None: ...
 
 
@@ -64,6 +73,9 @@ CREATE TABLE IF NOT EXISTS notifications (
 CREATE TABLE IF NOT EXISTS notification_episodes (
   notification_id INTEGER NOT NULL, episode_id INTEGER NOT NULL, state TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ne_episode ON notification_episodes (episode_id);
+CREATE TABLE IF NOT EXISTS nflog (
+  group_key TEXT NOT NULL, receiver TEXT NOT NULL, idx INTEGER NOT NULL, firing TEXT NOT NULL,
+  resolved TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (group_key, receiver, idx));
 """
 
 
@@ -176,6 +188,40 @@ class SqliteNotifyStore:
                         self._db.execute(
                             "INSERT INTO notification_episodes VALUES (?,?,?)", (nid, row[0], state)
                         )
+
+    # notification log (what each integration was last told, for dedup across restarts)
+    def put_log(
+        self, key: LogKey, firing: Sequence[str], resolved: Sequence[str], at: float
+    ) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO nflog VALUES (?,?,?,?,?,?)",
+                (*key, json.dumps(sorted(firing)), json.dumps(sorted(resolved)), at),
+            )
+
+    def logs(self) -> dict[LogKey, tuple[list[str], list[str], float]]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM nflog").fetchall()
+        return {(r[0], r[1], int(r[2])): (json.loads(r[3]), json.loads(r[4]), r[5]) for r in rows}
+
+    def prune(self, before: float) -> int:
+        """Drop resolved episodes, notifications, log entries and silences older than `before`."""
+        with self._lock:
+            old = "SELECT id FROM episodes WHERE resolved_at IS NOT NULL AND resolved_at < ?"
+            self._db.execute(
+                f"DELETE FROM notification_episodes WHERE episode_id IN ({old})", (before,)
+            )
+            n = self._db.execute(
+                "DELETE FROM episodes WHERE resolved_at IS NOT NULL AND resolved_at < ?", (before,)
+            ).rowcount
+            self._db.execute(
+                "DELETE FROM notifications WHERE at < ? AND id NOT IN"
+                " (SELECT notification_id FROM notification_episodes)",
+                (before,),
+            )
+            self._db.execute("DELETE FROM nflog WHERE at < ?", (before,))
+            self._db.execute("DELETE FROM silences WHERE ends_at < ?", (before,))
+        return int(n)
 
     def history(
         self, *, alertname: str | None, since: float | None, until: float | None, limit: int

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 TICK_INTERVAL_S = 1.0
 """How often groups are checked for a due flush."""
 
+PRUNE_INTERVAL_S = 3600.0
+"""How often history older than `history_retention` is deleted."""
+
 
 class _ForwardIntegration:
     """Adapter so Alertmanager forwarding runs on a Delivery worker with retries."""
@@ -115,6 +118,8 @@ class NotifyService:
             external_url=settings.external_url,
         )
         self._closed = False
+        self._pruned_at = 0.0
+        self.retention_s = parse_duration(settings.history_retention) / 1000
         self.started_at = clock()
 
     # AlertSender
@@ -132,8 +137,18 @@ class NotifyService:
         self.dispatcher.ingest(converted, now)
 
     def tick(self) -> None:
-        """Flush due groups (a scheduler job, every second)."""
-        self.dispatcher.tick(self.clock())
+        """Flush due groups (a scheduler job, every second); prune old history hourly."""
+        now = self.clock()
+        self.dispatcher.tick(now)
+        if now - self._pruned_at >= PRUNE_INTERVAL_S:
+            self._pruned_at = now
+            self.prune(now)
+
+    def prune(self, now: float) -> int:
+        """Forget resolved history, log entries and silences older than `history_retention`."""
+        before = now - self.retention_s
+        self.dispatcher.forget_log(before)
+        return self.store.prune(before)
 
     def register(self, scheduler: Any) -> None:
         """Add the flush job to the platform's scheduler."""

@@ -324,3 +324,61 @@ time_intervals:
     svc.send([alert(clock, alertname="X", team="night"), alert(clock, alertname="Y", team="day")])
     step(svc, clock, 60, {"alertname": "X", "team": "night"}, {"alertname": "Y", "team": "day"})
     assert sorted(b["alerts"][0]["labels"]["alertname"] for b in sink.bodies) == ["X", "Y"]
+
+
+def test_restart_does_not_renotify_and_keeps_silences(
+    tmp_path: Path, sink: Sink, clock: Clock
+) -> None:
+    cfg = tmp_path / "am.yml"
+    cfg.write_text(webhook_config(sink.url))
+
+    def start() -> NotifyService:
+        return NotifyService(
+            NotifySettings(config_file=cfg, retry_backoff="10ms"), tmp_path / "data", clock=clock
+        )
+
+    a = {"alertname": "Disk", "instance": "a"}
+    svc = start()
+    sil = svc.add_silence(
+        parse_matchers("alertname=Other"),
+        starts_at=None,
+        ends_at=clock() + 7200,
+        created_by="",
+        comment="",
+    )
+    svc.send([alert(clock, **a)])
+    step(svc, clock, 31, a)
+    assert len(sink.bodies) == 1
+    svc.close()
+    # A new process: the rule engine re-sends the same firing alert (same start time).
+    svc = start()
+    try:
+        started = clock() - 31
+        svc.send([alert(clock, starts=started, **a)])
+        step(svc, clock, 1, a)
+        step(svc, clock, 300, a)
+        assert len(sink.bodies) == 1  # the notification log survived: no duplicate page
+        assert svc.silence(sil.id).state(clock()) == "active"
+        # ... but a change is still notified.
+        b = {"alertname": "Disk", "instance": "b"}
+        step(svc, clock, 300, a, b)
+        assert len(sink.bodies) == 2
+    finally:
+        svc.close()
+
+
+def test_history_is_pruned_after_retention(
+    make_service: MakeService, sink: Sink, clock: Clock
+) -> None:
+    svc = make_service(webhook_config(sink.url), history_retention="1d")
+    a = {"alertname": "Old"}
+    svc.send([alert(clock, **a)])
+    step(svc, clock, 31, a)
+    clock.advance(60)
+    svc.send([alert(clock, resolved=True, **a)])
+    step(svc, clock, 300)
+    (episode,) = svc.history(alertname="Old")
+    assert episode["notificationsPerReceiver"]["hook"]["sent"] == 2
+    assert svc.prune(clock() + 3600) == 0  # resolved less than a day before
+    assert svc.prune(clock() + 86400 + 3600) == 1
+    assert svc.history(alertname="Old") == []
