@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from openmanager.bench.process import serve_command, stop_process, wait_ready
 from openmanager.config.settings import StorageSettings
 from openmanager.promql.engine import Engine
 from openmanager.services.backfill import Progress, backfill
@@ -243,27 +244,13 @@ def _server(
     with log.open("ab") as fh:
         proc = subprocess.Popen(cmd(port), stdout=fh, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited ({proc.returncode}); log {log}")
-            try:
-                if httpx.get(url + ready, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{name} not ready; log {log}")
-            time.sleep(0.2)
+        wait_ready(
+            proc, url + ready, name=name, timeout_s=300, probe_timeout_s=2,
+            exit_detail=lambda: f"; log {log}",
+        )  # fmt: skip
         yield url
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, timeout_s=30)
 
 
 def serve_openmanager(data_dir: Path, log: Path) -> Any:
@@ -271,17 +258,7 @@ def serve_openmanager(data_dir: Path, log: Path) -> Any:
     env = {**os.environ, "OPENMANAGER_SERVER__LOG_LEVEL": "warning"}
     return _server(
         "openmanager",
-        lambda port: [
-            sys.executable,
-            "-m",
-            "openmanager.cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--data",
-            str(data_dir),
-            "--no-simulator",
-        ],
+        lambda port: serve_command(port, data_dir, "--no-simulator"),
         "/-/ready",
         log,
         env,

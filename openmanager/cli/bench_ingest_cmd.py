@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import typer
 
+from openmanager.bench.process import stop_process, wait_ready
 from openmanager.cli.bench_cmd import app
 from openmanager.cli.common import console
 
@@ -147,26 +148,13 @@ def running(receiver: Receiver, work: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{receiver.name} exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(url + receiver.ready_path, timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{receiver.name} not ready after 120s")
-            time.sleep(0.2)
+        wait_ready(
+            proc, url + receiver.ready_path, name=receiver.name, timeout_s=120,
+            exit_detail=lambda: f": {log.read_text()[-2000:]}",
+        )  # fmt: skip
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout_s=120)
 
 
 def push(receiver: Receiver, peers: Path, days: int, conns: int, batch: int) -> dict[str, Any]:
