@@ -22,7 +22,8 @@ from openmanager.analytics.detect.base import Detector
 from openmanager.analytics.detect.ensemble import Ensemble
 from openmanager.analytics.detect.evidence import Evidence, promql_check
 from openmanager.analytics.detect.registry import create
-from openmanager.samples import Labels, SampleBatch, SeriesMeta, make_labels
+from openmanager.samples import Labels, make_labels
+from openmanager.services.gauges import write_gauge
 from openmanager.services.query import QueryService
 from openmanager.tsdb.storage import Storage
 
@@ -181,16 +182,11 @@ class AnomalyService:
         )
 
     def _write(self, labels: list[Labels], values: list[float], now_ms: int) -> None:
-        if not labels:
-            return
-        meta = SeriesMeta("gauge", "Anomaly score (0-1) of a check's series; >= 0.6 is an anomaly.")
-        batch = SampleBatch(
-            labels, np.arange(len(labels)), np.full(len(labels), now_ms), np.array(values),
-            {SCORE_METRIC: meta},
+        write_gauge(
+            self.storage, SCORE_METRIC,
+            "Anomaly score (0-1) of a check's series; >= 0.6 is an anomaly.",
+            labels, values, now_ms, log, "anomaly scores",
         )  # fmt: skip
-        result = self.storage.append(batch)
-        if result.rejected:
-            log.warning("anomaly scores: %d rejected: %s", result.rejected, result.errors[:3])
 
 
 def _selector(labels: Labels) -> str:

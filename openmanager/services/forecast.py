@@ -22,7 +22,8 @@ from openmanager.analytics.forecast.forecaster import MAX_HORIZON_MS
 from openmanager.analytics.forecast.prepare import human
 from openmanager.analytics.forecast.types import Decomposition, Forecast
 from openmanager.errors import InvalidInput, NotFound
-from openmanager.samples import Labels, SampleBatch, SeriesMeta, labels_get, make_labels
+from openmanager.samples import Labels, labels_get, make_labels
+from openmanager.services.gauges import write_gauge
 from openmanager.services.query import QueryService
 from openmanager.tsdb.storage import Storage
 
@@ -213,15 +214,8 @@ class ForecastService:
             ):  # fmt: skip
                 labels.append(make_labels(EXHAUSTION_METRIC, [*base, ("bound", bound)]))
                 values.append(math.inf if v is None else float(v))
-        if not labels:
-            return
-        meta = SeriesMeta("gauge", "Seconds until a resource reaches its threshold (forecast).")
-        batch = SampleBatch(
-            labels, np.arange(len(labels)), np.full(len(labels), now), np.array(values),
-            {EXHAUSTION_METRIC: meta},
+        write_gauge(
+            self.storage, EXHAUSTION_METRIC,
+            "Seconds until a resource reaches its threshold (forecast).",
+            labels, values, now, log, "exhaustion job",
         )  # fmt: skip
-        result = self.storage.append(batch)
-        if result.rejected:
-            log.warning(
-                "exhaustion job: %d samples rejected: %s", result.rejected, result.errors[:3]
-            )
