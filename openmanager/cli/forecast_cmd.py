@@ -11,8 +11,9 @@ import typer
 from rich.table import Table
 
 from openmanager.api.params import parse_step, parse_time
+from openmanager.cli.api_client import api_data
 from openmanager.cli.common import ConfigOption, console, fail, settings_or_exit
-from openmanager.errors import InvalidInput, OpenManagerError, Unavailable
+from openmanager.errors import OpenManagerError
 from openmanager.services.forecast import ForecastService, describe_series
 from openmanager.services.query import QueryService
 from openmanager.tsdb.factory import open_storage
@@ -74,15 +75,9 @@ def _local(config: Path | None, params: dict[str, str]) -> dict[str, Any]:
 
 
 def _remote(url: str, params: dict[str, str]) -> dict[str, Any]:
-    try:
-        resp = httpx.get(url.rstrip("/") + "/api/v1/forecast", params=params, timeout=300)
-    except httpx.HTTPError as exc:
-        raise Unavailable(f"cannot reach {url}: {exc}") from exc
-    body = resp.json()
-    if body.get("status") != "success":
-        raise InvalidInput(f"{body.get('errorType', 'error')}: {body.get('error', resp.text)}")
-    data: dict[str, Any] = body["data"]
-    return data
+    return api_data(
+        url, lambda base: httpx.get(base + "/api/v1/forecast", params=params, timeout=300)
+    )
 
 
 def _fmt(v: float) -> str:

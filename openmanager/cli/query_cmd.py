@@ -14,8 +14,9 @@ from rich.table import Table
 from openmanager.api.params import parse_step, parse_time
 from openmanager.api.promjson import format_value
 from openmanager.api.routes.query import result_json
+from openmanager.cli.api_client import api_data
 from openmanager.cli.common import ConfigOption, console, fail, settings_or_exit
-from openmanager.errors import InvalidInput, OpenManagerError, Unavailable
+from openmanager.errors import InvalidInput, OpenManagerError
 from openmanager.services.query import QueryService
 from openmanager.tsdb.factory import open_storage
 
@@ -76,15 +77,7 @@ def _local(config: Path | None, params: dict[str, str]) -> dict[str, Any]:
 
 def _remote(url: str, params: dict[str, str]) -> dict[str, Any]:
     path = "/api/v1/query_range" if "start" in params else "/api/v1/query"
-    try:
-        resp = httpx.post(url.rstrip("/") + path, data=params, timeout=120)
-    except httpx.HTTPError as exc:
-        raise Unavailable(f"cannot reach {url}: {exc}") from exc
-    body = resp.json()
-    if body.get("status") != "success":
-        raise InvalidInput(f"{body.get('errorType', 'error')}: {body.get('error', resp.text)}")
-    data: dict[str, Any] = body["data"]
-    return data
+    return api_data(url, lambda base: httpx.post(base + path, data=params, timeout=120))
 
 
 def _table(data: dict[str, Any]) -> Table:
