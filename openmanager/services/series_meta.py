@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from openmanager.samples import Labels, SeriesMeta
 from openmanager.tsdb.matchers import Matcher
@@ -32,12 +32,7 @@ def label_names(
     limit: int = 0,
 ) -> list[str]:
     """Label names of all series, or of those matching any selector."""
-    if not selectors:
-        names = set(storage.label_names((), start_ms, end_ms))
-    else:
-        names = {n for m in selectors for n in storage.label_names(m, start_ms, end_ms)}
-    out = sorted(names)
-    return out[:limit] if limit > 0 else out
+    return _union(lambda m: storage.label_names(m, start_ms, end_ms), selectors, limit)
 
 
 def label_values(
@@ -49,11 +44,17 @@ def label_values(
     limit: int = 0,
 ) -> list[str]:
     """Values of one label over all series, or over those matching any selector."""
-    if not selectors:
-        values = set(storage.label_values(name, (), start_ms, end_ms))
-    else:
-        values = {v for m in selectors for v in storage.label_values(name, m, start_ms, end_ms)}
-    out = sorted(values)
+    return _union(lambda m: storage.label_values(name, m, start_ms, end_ms), selectors, limit)
+
+
+def _union(
+    lookup: Callable[[Sequence[Matcher]], Iterable[str]],
+    selectors: Sequence[Sequence[Matcher]],
+    limit: int,
+) -> list[str]:
+    """Sorted union of `lookup` over the selectors (no selector: over all series), at most `limit`."""
+    found = {v for m in (selectors or [()]) for v in lookup(m)}
+    out = sorted(found)
     return out[:limit] if limit > 0 else out
 
 
