@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import APIRouter, Request
 
@@ -29,6 +29,21 @@ def _float(text: str | None, name: str) -> float | None:
         raise InvalidInput(f'invalid parameter "{name}": {text!r} is not a number') from exc
 
 
+class _Window(TypedDict):
+    history_ms: int | None
+    step_ms: int | None
+    at_ms: int | None
+
+
+def _window(history: str | None, step: str | None, time: str | None) -> _Window:
+    """The history, step and evaluation-time parameters both endpoints share, parsed (None: unset)."""
+    return {
+        "history_ms": parse_step(history, "history") if history else None,
+        "step_ms": parse_step(step) if step else None,
+        "at_ms": parse_time(time, "time") if time else None,
+    }
+
+
 @router.get("/forecast")
 async def forecast(
     request: Request,
@@ -52,13 +67,11 @@ async def forecast(
         svc.forecast,
         query,
         horizon_ms,
-        history_ms=parse_step(history, "history") if history else None,
-        step_ms=parse_step(step) if step else None,
+        **_window(history, step, time),
         level=0.8 if lvl is None else lvl,
         season=season,
         threshold=_float(threshold, "threshold"),
         direction=direction,
-        at_ms=parse_time(time, "time") if time else None,
     )
     return {
         "status": "success",
@@ -84,9 +97,7 @@ async def decompose(
         svc.decompose,
         query,
         season,
-        history_ms=parse_step(history, "history") if history else None,
-        step_ms=parse_step(step) if step else None,
-        at_ms=parse_time(time, "time") if time else None,
+        **_window(history, step, time),
     )
     out: list[dict[str, Any]] = []
     for labels, d in parts:
