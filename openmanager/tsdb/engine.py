@@ -1,8 +1,12 @@
 """`EmbeddedStorage`: the `Storage` interface over a WAL-backed head and immutable blocks.
 
 Write path: validate (head.prepare) -> WAL append (+fsync) -> head.commit -> acknowledge.
-When the head spans more than 1.5 block durations, whole aligned block ranges are written to
-the block store, a cut record is logged and the WAL is checkpointed down to the live head.
+When the head spans more than 1.5 block durations, a background `Cutter` thread writes whole
+aligned block ranges to the block store (encoding outside the head lock), then, under the lock,
+logs a cut record, drops the range from the head and checkpoints the WAL down to the live head.
+Blocks are published before the head drops anything, and reads take the head first, so a read
+never misses data. If the head outgrows 3 block durations (the cutter fell behind), append cuts
+inline: back-pressure that keeps the head bounded.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from openmanager.errors import ConfigError, OpenManagerError
 from openmanager.samples import Float64Array, Int64Array, Labels, SampleBatch, SeriesMeta
 from openmanager.tsdb.block_api import TIERS, BlockBackend
 from openmanager.tsdb.bulk import DEFAULT_MAX_BUFFERED, BulkImport, ImportSummary, import_span_ms
+from openmanager.tsdb.cutter import Cutter
 from openmanager.tsdb.dirlock import DirLock
 from openmanager.tsdb.downsample import RollupSeries
 from openmanager.tsdb.head import Head
@@ -50,7 +55,10 @@ def retention_ms(settings: StorageSettings) -> dict[str, int]:
 
 
 class EmbeddedStorage:
-    """The embedded TSDB; thread-safe: one lock guards head and WAL, the block store guards itself."""
+    """The embedded TSDB; thread-safe: one lock guards head and WAL, the block store guards itself.
+
+    Lock order: `_cut_mutex` (one cut, flush or delete at a time) before `_head_lock`.
+    """
 
     def __init__(
         self,
@@ -66,6 +74,7 @@ class EmbeddedStorage:
         self._dirlock = DirLock(self.root)
         self._now = now_ms
         self._head_lock = threading.RLock()
+        self._cut_mutex = threading.Lock()
         try:
             self.block_ms = parse_duration(self.settings.block_duration)
             if self.block_ms < 1000:
@@ -88,6 +97,8 @@ class EmbeddedStorage:
             self._dirlock.release()
             raise
         self._closed = False
+        self._cutter = Cutter(self._cut_while_due)
+        self._cutter.request()  # the replayed head may be due already
 
     def _replay(self) -> None:
         started, records, skipped = time.monotonic(), 0, 0
@@ -120,11 +131,12 @@ class EmbeddedStorage:
             if not plan.empty:
                 self.wal.append(plan.wal_record())
                 self.head.commit(plan)
-            try:
-                self._cut_if_due()
-            except (OpenManagerError, OSError):
-                # The batch is durable already; the head is cut again on the next attempt.
-                log.exception("cutting the head into blocks failed; will retry")
+            span = self.head.time_range()
+        width = 0 if span is None else span[1] - span[0]
+        if width > self.block_ms * 3:  # the cutter fell behind: cut here (back-pressure)
+            self._cut_while_due()
+        elif width > self.block_ms * 3 // 2:
+            self._cutter.request()
         return plan.result
 
     def now_ms(self) -> int:
@@ -156,35 +168,68 @@ class EmbeddedStorage:
             session.add(batch)
         return session.summary
 
-    def _cut_if_due(self) -> None:
+    def _due_before(self) -> int | None:
+        """Where to cut when the head spans more than 1.5 blocks, else None (hold the head lock)."""
         span = self.head.time_range()
         if span is None or span[1] - span[0] <= self.block_ms * 3 // 2:
-            return
-        self._cut((span[1] - self.block_ms // 2) // self.block_ms * self.block_ms)
+            return None
+        return (span[1] - self.block_ms // 2) // self.block_ms * self.block_ms
+
+    def _cut_while_due(self) -> None:
+        """Cut until the head is within bounds; failures are logged and retried later."""
+        with self._cut_mutex:
+            if self._closed:
+                return
+            try:
+                while True:
+                    with self._head_lock:
+                        before = self._due_before()
+                    if before is None:
+                        return
+                    self._cut(before)
+            except (OpenManagerError, OSError):
+                # The samples are durable in the WAL already; the next attempt cuts them.
+                log.exception("cutting the head into blocks failed; will retry")
 
     def flush(self) -> None:
         """Write everything in the head to blocks now (for backfill, export, benchmarks)."""
-        with self._head_lock:
-            span = self.head.time_range()
+        with self._cut_mutex:
+            with self._head_lock:
+                span = self.head.time_range()
             if span is not None:
                 self._cut(span[1] + 1)
 
     def _cut(self, before_ms: int) -> None:
-        """Persist head samples with t < before_ms as blocks, then shrink head and WAL."""
-        run = self.head.peek_before(before_ms)
-        for block in self._split_ranges(run):
-            self.blocks.add_block(block, dict(self.head.meta))
-        self.wal.append(WalCut(before_ms))
-        dropped = self.head.drop_before(before_ms)
-        self.wal.checkpoint(self.head.snapshot())
+        """Persist head samples with t < before_ms as blocks, then shrink head and WAL.
+
+        The caller holds `_cut_mutex` (so no delete or other cut runs meanwhile). Encoding happens
+        outside the head lock; samples appended below the cut point meanwhile (out of order) are
+        written under the lock, just before the head drops the range.
+        """
+        with self._head_lock:
+            run = self.head.peek_before(before_ms)
+            labels = {r: self.head.labels_of(r) for r in np.unique(run.refs).tolist()}
+            meta = dict(self.head.meta)
+        for block in self._split_ranges(run, labels.__getitem__):
+            self.blocks.add_block(block, meta)
+        with self._head_lock:
+            late = _missing(run, self.head.peek_before(before_ms))
+            for block in self._split_ranges(late, self.head.labels_of):
+                self.blocks.add_block(block, dict(self.head.meta))
+            self.wal.append(WalCut(before_ms))
+            dropped = self.head.drop_before(before_ms)
+            self.wal.checkpoint(self.head.snapshot())
         log.info(
-            "cut %d samples before t=%d into blocks; %d idle series left the head",
-            len(run.refs),
+            "cut %d samples (%d late) before t=%d into blocks; %d idle series left the head",
+            len(run.refs) + len(late.refs),
+            len(late.refs),
             before_ms,
             dropped,
         )
 
-    def _split_ranges(self, run: Run) -> Iterator[list[tuple[Labels, Int64Array, Float64Array]]]:
+    def _split_ranges(
+        self, run: Run, labels_of: Callable[[int], Labels]
+    ) -> Iterator[list[tuple[Labels, Int64Array, Float64Array]]]:
         """Samples of a sorted run grouped by aligned block range, then by series."""
         if not len(run.refs):
             return
@@ -199,13 +244,12 @@ class EmbeddedStorage:
             if block and rng[a] != rng[a - 1]:
                 yield block
                 block = []
-            block.append((self.head.labels_of(int(refs[a])), ts[a:b], vals[a:b]))
+            block.append((labels_of(int(refs[a])), ts[a:b], vals[a:b]))
         yield block
 
     def maintain(self) -> None:
         """Periodic work: cut the head if due, then compaction, downsampling and retention."""
-        with self._head_lock:
-            self._cut_if_due()
+        self._cut_while_due()
         self.blocks.maintain(self._now())
 
     # -- read --------------------------------------------------------------------------------
@@ -281,23 +325,32 @@ class EmbeddedStorage:
 
     def delete_series(self, matchers: Sequence[Matcher], start_ms: int, end_ms: int) -> int:
         """Delete matching samples in [start, end]; returns how many series had some there."""
-        touched = set(self.series(matchers, start_ms, end_ms))
-        with self._head_lock:
-            refs = self.head.matching_refs(matchers)
-            if len(refs):
-                self.wal.append(WalTombstone(refs, start_ms, end_ms))
-                self.head.delete(refs, start_ms, end_ms)
-        self.blocks.delete(matchers, start_ms, end_ms)
+        with self._cut_mutex:  # a cut in progress would otherwise publish deleted samples
+            touched = set(self.series(matchers, start_ms, end_ms))
+            with self._head_lock:
+                refs = self.head.matching_refs(matchers)
+                if len(refs):
+                    self.wal.append(WalTombstone(refs, start_ms, end_ms))
+                    self.head.delete(refs, start_ms, end_ms)
+            self.blocks.delete(matchers, start_ms, end_ms)
         return len(touched)
 
+    def wait_for_cuts(self, timeout: float | None = None) -> bool:
+        """Wait until the cuts asked for so far are done (or failed); False on timeout."""
+        return self._cutter.wait_idle(timeout)
+
     def stats(self) -> StorageStats:
-        """Series, samples and bytes on disk (blocks + WAL), overall and per tier."""
-        with self._head_lock:
-            head_series = self.head.series_set((), T_MIN, T_MAX)
-            head_samples = self.head.num_samples
-            wal_bytes = self.wal.size_bytes()
-        tiers = self.blocks.tier_stats()
-        block_series = self.blocks.series(ANY_SERIES, T_MIN, T_MAX)
+        """Series, samples and bytes on disk (blocks + WAL), overall and per tier.
+
+        Settled: waits for pending cuts, and no cut runs meanwhile (none is counted twice)."""
+        self._cutter.wait_idle()
+        with self._cut_mutex:
+            with self._head_lock:
+                head_series = self.head.series_set((), T_MIN, T_MAX)
+                head_samples = self.head.num_samples
+                wal_bytes = self.wal.size_bytes()
+            tiers = self.blocks.tier_stats()
+            block_series = self.blocks.series(ANY_SERIES, T_MIN, T_MAX)
         raw = [t for t in tiers if t.name == "raw"]
         return StorageStats(
             series=len(head_series.union(block_series)),
@@ -312,7 +365,8 @@ class EmbeddedStorage:
         """Flush the WAL, close the block store and release the directory (idempotent)."""
         if self._closed:
             return
-        with self._head_lock:
+        self._cutter.stop()
+        with self._cut_mutex, self._head_lock:
             self.wal.close()
             self.blocks.close()
             self._dirlock.release()
@@ -327,3 +381,20 @@ class EmbeddedStorage:
 
 def _range(start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
     return (T_MIN if start_ms is None else start_ms, T_MAX if end_ms is None else end_ms)
+
+
+def _missing(seen: Run, now: Run) -> Run:
+    """Rows of `now` whose (ref, ts) is not in `seen` (seen is a subset of now; both sorted)."""
+    if len(now.refs) == len(seen.refs):
+        return Run(now.refs[:0], now.ts[:0], now.values[:0])
+    n = len(seen.refs)
+    refs = np.concatenate([seen.refs, now.refs])
+    ts = np.concatenate([seen.ts, now.ts])
+    order = np.lexsort((ts, refs))
+    refs, ts = refs[order], ts[order]
+    same = (refs[1:] == refs[:-1]) & (ts[1:] == ts[:-1])
+    paired = np.zeros(len(refs), dtype=bool)
+    paired[1:] |= same
+    paired[:-1] |= same
+    pick = order[~paired] - n  # unpaired rows all come from `now`, still in (ref, ts) order
+    return Run(now.refs[pick], now.ts[pick], now.values[pick])
