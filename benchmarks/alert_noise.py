@@ -4,7 +4,8 @@ The simulator (faults on) writes a week of fleet history; `run_backtest` replays
 rule pack over it; the firing episodes become the alerts the rules service would post at each
 evaluation (Prometheus's resend logic, `AlertingRule.alerts_to_send` + `to_postable`); those go
 through the real notify `Dispatcher` on a fake clock with a counting receiver, once per
-Alertmanager configuration (no grouping; grouping; grouping + inhibition).
+Alertmanager configuration (no grouping; grouping by alert and server; the same plus
+inhibition; grouping by the fleet's cluster-like `environment` label plus inhibition).
 
     python benchmarks/alert_noise.py --days 7 --seed 1
 """
@@ -79,6 +80,9 @@ CONFIGS: dict[str, str] = {
         + _ROUTE
         + _RECEIVERS
         + _INHIBIT
+    ),
+    "group_by [environment] + inhibition": (
+        "route:\n  receiver: count\n  group_by: [environment]\n" + _ROUTE + _RECEIVERS + _INHIBIT
     ),
 }
 """Alertmanager-dialect configurations compared (timers are Alertmanager's usual ones)."""

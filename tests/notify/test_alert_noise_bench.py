@@ -35,13 +35,18 @@ def _posts(
 
 
 def test_grouping_and_inhibition_counts_on_known_timeline(tmp_path: Path) -> None:
-    none, grouped, inhibited = CONFIGS.values()
+    none, grouped, inhibited, by_env = CONFIGS.values()
     disks = [
         {"alertname": "HighDiskUsage", "server": "a", "mountpoint": m, "severity": "warning"}
         for m in ("/", "/data")
     ]
     posts = _posts(disks, 0, 1200)
     end = (T0 + 3600) * 1000
+    env = [{**d, "server": s, "environment": "prod"} for d, s in zip(disks, "ab", strict=True)]
+    # two servers of one environment: one group (firing + resolved) only when grouped by it
+    env_posts = _posts(env, 0, 1200)
+    assert dispatch(grouped, env_posts, end, tmp_path / "5.db").sent == 4
+    assert dispatch(by_env, env_posts, end, tmp_path / "6.db").sent == 2
     # ungrouped: each alert firing + resolved; grouped by [alertname, server]: one of each
     assert dispatch(none, posts, end, tmp_path / "1.db").sent == 4
     assert dispatch(grouped, posts, end, tmp_path / "2.db").sent == 2
