@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -55,35 +56,40 @@ def matrix_json(items: Iterable[tuple[Labels, Int64Array, Float64Array]]) -> lis
     return [{"metric": metric_json(lbl), "values": points_json(ts, vs)} for lbl, ts, vs in items]
 
 
+_POINT_ZERO = re.compile(r"\.0(?=,|$)")
+
+
 def _value_texts(values: Float64Array) -> list[str]:
-    """`format_value` of every value, with a fast path for the common short decimals."""
-    out = [repr(v) for v in values.tolist()]
-    for i, text in enumerate(out):
-        if text.endswith(".0"):
-            out[i] = text[:-2]
-        elif "e" in text or "n" in text:  # exponent, nan, inf
-            out[i] = format_value(float(values[i]))
-    return out
+    """`format_value` of every value: the C JSON encoder's float reprs, minus trailing ".0";
+    exponents, NaN and infinities (rare) take the exact per-value path."""
+    if len(values) == 0:
+        return []
+    text = json.dumps(values.tolist())[1:-1]
+    if "e" in text or "N" in text or "I" in text:
+        return [format_value(v) for v in values.tolist()]
+    return _POINT_ZERO.sub("", text).split(", ")
 
 
 def _ts_text(ms: int) -> str:
     return str(ms // 1000) if ms % 1000 == 0 else repr(ms / 1000)
 
 
+def _ts_texts(timestamps: Int64Array) -> list[str]:
+    """`format_ts` of every timestamp as JSON text (whole seconds need no per-point Python)."""
+    if len(timestamps) and not np.any(timestamps % 1000):
+        return list(map(str, (timestamps // 1000).tolist()))
+    return [_ts_text(ms) for ms in timestamps.tolist()]
+
+
 def matrix_text(items: Iterable[tuple[Labels, Int64Array, Float64Array]]) -> str:
     """`matrix_json` serialised straight to JSON text (a range result can hold 100k+ points:
     building and encoding nested lists point by point would cost more than the query)."""
-    ts_cache: dict[int, str] = {}
     parts = []
     for labels, timestamps, values in items:
-        ts_list = timestamps.tolist()
-        texts = []
-        for ms in ts_list:
-            t = ts_cache.get(ms)
-            if t is None:
-                t = ts_cache[ms] = _ts_text(ms)
-            texts.append(t)
-        points = ",".join(f'[{t},"{v}"]' for t, v in zip(texts, _value_texts(values), strict=True))
+        points = '"],['.join(
+            map(',"'.join, zip(_ts_texts(timestamps), _value_texts(values), strict=True))
+        )
         metric = json.dumps(metric_json(labels), separators=(",", ":"), ensure_ascii=False)
-        parts.append(f'{{"metric":{metric},"values":[{points}]}}')
+        body = f'[{points}"]' if points else ""
+        parts.append(f'{{"metric":{metric},"values":[{body}]}}')
     return "[" + ",".join(parts) + "]"

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from openmanager.samples import Int64Array, Labels
+from openmanager.tsdb.block_cache import chunk_cache, new_token
 from openmanager.tsdb.block_format import (
     CHUNKS_FILE,
     INDEX_FILE,
@@ -55,6 +56,7 @@ class Block:
         self.tombstones: Tombstones = read_tombstones(path / TOMBSTONES_FILE)
         self._lock = threading.Lock()
         self._postings: PostingsIndex | None = None
+        self._token = new_token()
         with open(path / CHUNKS_FILE, "rb") as f:
             size = f.seek(0, 2)
             self._data: mmap.mmap | bytes = (
@@ -113,23 +115,14 @@ class Block:
         ts_parts: list[Int64Array] = []
         col_parts: list[Columns] = []
         for c in sel.tolist():
-            lens = self._lens[c].tolist()
-            offs = self._offsets[c].tolist()
-            n = int(idx.chunk_n[c])
-            cols = np.full((ncol, n), np.nan)
-            ts: Int64Array | None = None
-            aliases = idx.chunk_alias[c].tolist()
-            for k in range(ncol):
-                if aliases[k]:
-                    cols[k] = cols[aliases[k] - 1]
-                if lens[k] == 0:
+            cached = chunk_cache.get((self._token, c))
+            if cached is None:
+                decoded = self._decode(c, ncol)
+                if decoded is None:
                     continue
-                t, v = decode_chunk(bytes(self._data[offs[k] : offs[k] + lens[k]]))
-                ts = t if ts is None else ts
-                cols[k] = v
-            if ts is not None:
-                ts_parts.append(ts)
-                col_parts.append(cols)
+                cached = chunk_cache.put((self._token, c), *decoded)
+            ts_parts.append(cached[0])
+            col_parts.append(cached[1])
         if not ts_parts:
             return np.zeros(0, dtype=np.int64), np.zeros((ncol, 0))
         ts_all = np.concatenate(ts_parts) if len(ts_parts) > 1 else ts_parts[0]
@@ -141,6 +134,24 @@ class Block:
             keep = keep_mask(ts_all, intervals)
             ts_all, cols_all = ts_all[keep], cols_all[:, keep]
         return ts_all, cols_all
+
+    def _decode(self, c: int, ncol: int) -> tuple[Int64Array, Columns] | None:
+        """Timestamps and columns of chunk `c` (None if it holds no column at all)."""
+        idx = self.index
+        lens = self._lens[c].tolist()
+        offs = self._offsets[c].tolist()
+        cols = np.full((ncol, int(idx.chunk_n[c])), np.nan)
+        ts: Int64Array | None = None
+        aliases = idx.chunk_alias[c].tolist()
+        for k in range(ncol):
+            if aliases[k]:
+                cols[k] = cols[aliases[k] - 1]
+            if lens[k] == 0:
+                continue
+            t, v = decode_chunk(bytes(self._data[offs[k] : offs[k] + lens[k]]))
+            ts = t if ts is None else ts
+            cols[k] = v
+        return None if ts is None else (ts, cols)
 
     def add_tombstones(self, ordinals: Sequence[int], start_ms: int, end_ms: int) -> None:
         """Mark [start_ms, end_ms] of these series deleted, durably."""
@@ -161,6 +172,7 @@ class Block:
             return 0
 
     def close(self) -> None:
-        """Release the chunks mapping."""
+        """Release the chunks mapping and this block's decoded chunks."""
+        chunk_cache.drop_block(self._token)
         if isinstance(self._data, mmap.mmap):
             self._data.close()
