@@ -85,10 +85,12 @@ def matrix_text(items: Iterable[tuple[Labels, Int64Array, Float64Array]]) -> str
     """`matrix_json` serialised straight to JSON text (a range result can hold 100k+ points:
     building and encoding nested lists point by point would cost more than the query)."""
     parts = []
+    prev_ts: Int64Array | None = None
+    ts_texts: list[str] = []
     for labels, timestamps, values in items:
-        points = '"],['.join(
-            map(',"'.join, zip(_ts_texts(timestamps), _value_texts(values), strict=True))
-        )
+        if prev_ts is None or not np.array_equal(prev_ts, timestamps):
+            prev_ts, ts_texts = timestamps, _ts_texts(timestamps)  # series mostly share a grid
+        points = '"],['.join(map(',"'.join, zip(ts_texts, _value_texts(values), strict=True)))
         metric = json.dumps(metric_json(labels), separators=(",", ":"), ensure_ascii=False)
         body = f'[{points}"]' if points else ""
         parts.append(f'{{"metric":{metric},"values":[{body}]}}')
