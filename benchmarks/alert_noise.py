@@ -32,7 +32,7 @@ from openmanager.notify.store import SqliteNotifyStore
 from openmanager.promql.memstore import MemoryStorage
 from openmanager.rules.alerting import Alert as RuleAlert
 from openmanager.rules.alerting import AlertingRule, AlertState
-from openmanager.rules.backtest import BacktestReport, Episode, _coverage, run_backtest
+from openmanager.rules.backtest import BacktestReport, Episode, fault_coverage, run_backtest
 from openmanager.rules.group import DEFAULT_RESEND_DELAY_MS, build_groups
 from openmanager.rules.manager import to_postable
 from openmanager.rules.outbound import PostableAlert
@@ -251,7 +251,7 @@ def _row(
         Episode(a.labels.get("alertname", ""), tuple(sorted(a.labels.items())), 0, int(at * 1000))
         for a, at in notified
     ]
-    cov = [_coverage(f, pseudo) for f in faults]
+    cov = [fault_coverage(f, pseudo) for f in faults]
     delays = [c.delay_ms / 1000 for c in cov if c.delay_ms is not None]
     return Row(
         name,

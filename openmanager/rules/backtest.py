@@ -195,7 +195,7 @@ def run_backtest(
     for g in groups:
         _run_group(g, engine, overlay, live_query, start_ms, end_ms, repeat_interval_ms, report)
     report.episodes.sort(key=lambda e: (e.fired_ms, e.rule, e.labels))
-    report.faults = [_coverage(f, report.episodes) for f in faults]
+    report.faults = [fault_coverage(f, report.episodes) for f in faults]
     return report
 
 
@@ -283,7 +283,8 @@ def _server_of(labels: Labels) -> str:
     return d.get("instance", "").split(":", 1)[0]
 
 
-def _coverage(fault: FaultRecord, episodes: Sequence[Episode]) -> FaultCoverage:
+def fault_coverage(fault: FaultRecord, episodes: Sequence[Episode]) -> FaultCoverage:
+    """Whether and how early the episodes caught one ground-truth fault (shared by backtest and the noise bench)."""
     end = max([fault.end_ms, *(a.end_ms for a in fault.affected)])
     cov = FaultCoverage(fault.id, fault.scenario, fault.servers, fault.start_ms, end)
     for ep in episodes:  # sorted by firing time
