@@ -1,9 +1,11 @@
 """Detectors on the simulated fleet, scored against the simulator's ground truth.
 
-Usage: python benchmarks/anomaly_simulator.py [--days 7] [--step 60] [--threshold 0.6] [--no-faults]
+Usage: python benchmarks/anomaly_simulator.py [--days 30] [--step 60] [--threshold 0.65] [--no-faults]
 Per server it scores one signal per metric family (counters as rates, summed over the
-server's series), streams them through the default ensemble, and groups consecutive flags
-into events. Per scenario: recall (faults with an event on one of their servers between
+server's series), streams them through the server ensemble (the anomaly service's default)
+and groups consecutive flags into events (flags less than 15 minutes apart are one event). Each family is watched in the
+direction that means trouble (CPU up, free memory/disk down, traffic both ways), traffic
+rates in log space. Per scenario: recall (faults with an event on one of their servers between
 start and end + grace), median time to detection; overall precision (events overlapping no
 fault window on that server are false positives) and false events per series per day.
 """
@@ -11,28 +13,38 @@ fault window on that server are false positives) and false events per series per
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from collections import defaultdict
 
 import numpy as np
 
-from openmanager.analytics.detect.registry import create
+from openmanager.analytics.detect.registry import create, get
 from openmanager.config.settings import SimulatorSettings
 from openmanager.samples import labels_get
+from openmanager.services.anomaly import THRESHOLD
 from openmanager.simulate.simulator import Simulator
 
 T0 = 1_704_067_200_000
-FAMILIES = (
-    "node_cpu_seconds_total",
-    "node_load1",
-    "node_memory_MemAvailable_bytes",
-    "node_filesystem_avail_bytes",
+FAMILIES = {  # family -> the direction that means trouble (metric semantics, not ground truth)
+    "node_cpu_seconds_total": "up",
+    "node_load1": "up",
+    "node_memory_MemAvailable_bytes": "down",
+    "node_filesystem_avail_bytes": "down",
+    "node_network_receive_bytes_total": "both",
+    "node_network_transmit_bytes_total": "both",
+    "http_requests_total": "both",
+    "openmanager_service_up": "down",
+}
+TRAFFIC = {
     "node_network_receive_bytes_total",
     "node_network_transmit_bytes_total",
     "http_requests_total",
-    "openmanager_service_up",
-)
+}
+"""Rates whose noise and changes are relative: scored in log space (the ensemble's ``log``)."""
 GRACE_MS = 15 * 60_000
+MERGE_MS = 15 * 60_000
+"""Flags closer than this are one event (what an operator sees as one incident)."""
 
 
 def signals(sim: Simulator) -> tuple[list[tuple[str, str]], np.ndarray]:
@@ -60,19 +72,26 @@ def signals(sim: Simulator) -> tuple[list[tuple[str, str]], np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     """Run the simulated period and print the per-scenario table."""
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--days", type=float, default=7.0)
+    ap.add_argument("--days", type=float, default=30.0)
     ap.add_argument("--step", type=int, default=60, help="seconds between samples")
-    ap.add_argument("--threshold", type=float, default=0.6)
-    ap.add_argument("--detector", default="ensemble")
+    ap.add_argument("--threshold", type=float, default=THRESHOLD)
+    ap.add_argument("--detector", default="server_ensemble")
     ap.add_argument("--no-faults", action="store_true")
     args = ap.parse_args(argv)
     sim = Simulator(SimulatorSettings(faults=not args.no_faults), start_ms=T0)
     keys, agg = signals(sim)
-    counters = np.array([fam.endswith("_total") for _, fam in keys])
-    dets = {
-        c: create(args.detector, {"counter": bool(c)}, n_series=int((counters == c).sum()))
-        for c in (False, True)
-    }
+    group = np.array(
+        [f"{fam.endswith('_total')}:{FAMILIES[fam]}:{fam in TRAFFIC}" for _, fam in keys]
+    )
+    fields = {f.name for f in dataclasses.fields(get(args.detector).config_class)}
+    dets = {}
+    for g in sorted(set(group)):
+        conf: dict[str, object] = {"counter": g.startswith("True")}
+        if "direction" in fields:
+            conf["direction"] = g.split(":")[1]
+        if "log" in fields and g.endswith("True"):
+            conf["log"] = True
+        dets[g] = create(args.detector, conf, n_series=int((group == g).sum()))
     end = T0 + int(args.days * 86_400_000)
     flags: list[np.ndarray] = []
     stamps: list[np.ndarray] = []
@@ -81,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         x = frame.values.T @ agg  # (time, signals)
         ts = frame.timestamps / 1000.0
         s = np.zeros_like(x)
-        for c, det in dets.items():
-            s[:, counters == c] = det.update(x[:, counters == c].T, ts).T
+        for g, det in dets.items():
+            s[:, group == g] = det.update(x[:, group == g].T, ts).T
         flags.append(s >= args.threshold)
         stamps.append(frame.timestamps)
     elapsed = time.perf_counter() - t0
@@ -97,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             )
     events = []  # (server, family, start_ms)
     for j, (srv, fam) in enumerate(keys):
-        on = flag[:, j] & warm
-        starts = np.flatnonzero(on & ~np.concatenate(([False], on[:-1])))
-        events += [(srv, fam, int(t[i])) for i in starts]
+        on_t = t[flag[:, j] & warm]
+        starts = on_t[np.concatenate(([True], np.diff(on_t) > MERGE_MS))] if len(on_t) else on_t
+        events += [(srv, fam, int(ts)) for ts in starts]
     fp = [e for e in events if not any(a <= e[2] <= b for a, b in windows[e[0]])]
     by_scn: dict[str, list[float | None]] = defaultdict(list)
     for f in faults:

@@ -1,7 +1,8 @@
 """WebSocket fan-out: N clients on `server-metrics`, delivery latency from tick to client, server CPU.
 
 Starts `openmanager serve` (simulator tick every `--tick`), connects `--clients` WebSocket clients
-(permessage-deflate on unless `--no-compression`), measures for `--seconds`, and prints p50/p99 of
+(`--compression shared`: `?encoding=deflate`, each update compressed once on the server for every
+client, the dashboard's default; `permessage-deflate`: per-connection compression; `none`), measures for `--seconds`, and prints p50/p99 of
 publish -> client (the event's `ts`, stamped when the tick hands its figures to the bus, to
 receipt), plus the server's CPU (% of one core) over the window. Clients run in `--procs`
 processes on the same machine, so they compete with the server for its cores.
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +66,16 @@ def start_server(data: Path, tick_s: int) -> tuple[subprocess.Popen[bytes], str]
 TS = re.compile(rb'"ts":([0-9.]+)')
 
 
-async def client(url: str, compress: bool, out: list[tuple[float, float]], until: Any) -> None:
+COMPRESSION = ("shared", "permessage-deflate", "none")
+
+
+async def client(url: str, compress: str, out: list[tuple[float, float]], until: Any) -> None:
     """One subscriber; records (receipt time, receipt - publish time) per update."""
+    if compress == "shared":
+        url += "?encoding=deflate"
+    per_message = "deflate" if compress == "permessage-deflate" else None
     async with websockets.connect(
-        url, compression="deflate" if compress else None, max_size=None, open_timeout=120
+        url, compression=per_message, max_size=None, open_timeout=120
     ) as ws:
         await ws.send(json.dumps({"action": "subscribe", "channel": "server-metrics"}))
         while not until.value or time.time() < until.value:
@@ -76,11 +84,13 @@ async def client(url: str, compress: bool, out: list[tuple[float, float]], until
             except TimeoutError:
                 continue
             now = time.time()
+            if compress == "shared" and isinstance(frame, bytes) and frame[:1] == b"x":
+                frame = zlib.decompress(frame)
             for ts in TS.findall(frame[:4096] if len(frame) < 4096 else frame):
                 out.append((now, now - float(ts)))
 
 
-def worker(url: str, clients: int, compress: bool, until: Any, results: Any, nice: int) -> None:
+def worker(url: str, clients: int, compress: str, until: Any, results: Any, nice: int) -> None:
     """A client process: `clients` connections (connected in waves) until `until`."""
     if nice:
         os.nice(nice)  # let the server have the CPU first: clients share its machine
@@ -102,7 +112,7 @@ def worker(url: str, clients: int, compress: bool, until: Any, results: Any, nic
 
 
 def measure(
-    url: str, clients: int, procs: int, seconds: float, compress: bool, pid: int, nice: int = 0
+    url: str, clients: int, procs: int, seconds: float, compress: str, pid: int, nice: int = 0
 ) -> dict[str, Any]:
     ws_url = url.replace("http://", "ws://") + "/api/v1/stream"
     until: Any = mp.Value("d", 0.0)  # 0 until everyone is connected, then the window's end
@@ -169,7 +179,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--tick", type=int, default=1, help="simulator interval, seconds")
     parser.add_argument("--procs", type=int, default=2, help="client processes")
-    parser.add_argument("--no-compression", action="store_true")
+    parser.add_argument("--compression", choices=COMPRESSION, default="shared")
     parser.add_argument("--client-nice", type=int, default=0, help="nice level of the clients")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,7 +190,7 @@ def main() -> None:
                 args.clients,
                 args.procs,
                 args.seconds,
-                not args.no_compression,
+                args.compression,
                 proc.pid,
                 args.client_nice,
             )

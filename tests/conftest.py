@@ -1,3 +1,3 @@
 """Test-suite plugins that the pytest-xdist controller must load too (it collects no tests)."""
 
-pytest_plugins = ["tests.promql.suite_summary"]
+pytest_plugins = ["tests.promql.suite_summary", "tests.cluster", "tests.metadb"]

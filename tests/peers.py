@@ -163,3 +163,26 @@ def run_node_exporter(
 
     with _run("node-exporter", command, tmp_path, "/metrics", timeout_s) as url:
         yield url
+
+
+@contextmanager
+def run_influxdb(tmp_path: Path, timeout_s: float = 30.0) -> Iterator[str]:
+    """Debian's `influxd` (InfluxDB 1.x) with its data under tmp_path; yields its HTTP URL."""
+    binary = require_binary("influxd")
+    root = tmp_path / "influxdb"
+    config = tmp_path / "influxdb.conf"
+
+    def command(port: int) -> list[str]:
+        config.write_text(
+            "reporting-disabled = true\n"
+            f'bind-address = "127.0.0.1:{free_port()}"\n'
+            f'[meta]\n  dir = "{root}/meta"\n'
+            f'[data]\n  dir = "{root}/data"\n  wal-dir = "{root}/wal"\n'
+            f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n'
+            "[monitor]\n  store-enabled = false\n"
+        )
+        return [binary, "run", "-config", str(config)]
+
+    # /ping answers 204; a query answers 200 once the HTTP service is up
+    with _run("influxdb", command, tmp_path, "/query?q=SHOW+DATABASES", timeout_s) as url:
+        yield url

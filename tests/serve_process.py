@@ -14,11 +14,14 @@ from tests.helpers import free_port
 
 @contextmanager
 def serve_process(
-    data_dir: Path, *args: str, timeout_s: float = 60.0
+    data_dir: Path, *args: str, timeout_s: float = 60.0, env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """Yield (base URL, process) once `/-/ready` answers 200; SIGTERM and reap on exit."""
+    """Yield (base URL, process) once `/-/ready` answers 200; SIGTERM and reap on exit.
+
+    `env` adds environment variables (e.g. `OPENMANAGER_SERVER__LOG_FORMAT`).
+    """
     port = free_port()
-    env = {**os.environ, "OPENMANAGER_PROFILE": "test"}
+    env = {**os.environ, "OPENMANAGER_PROFILE": "test", **(env or {})}
     proc = subprocess.Popen(
         serve_command(port, data_dir, *args),
         env=env,

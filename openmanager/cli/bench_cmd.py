@@ -15,3 +15,5 @@ import openmanager.cli.bench_storage_cmd  # noqa: E402,F401,I001  (registers `be
 from openmanager.cli import bench_ingest_cmd  # noqa: E402,F401  (registers `bench ingest`)
 from openmanager.cli import bench_query_cmd  # noqa: E402,F401  (registers `bench query`)
 from openmanager.cli import bench_nab_cmd  # noqa: E402,F401  (registers `bench nab`)
+from openmanager.cli import bench_api_cmd  # noqa: E402,F401  (registers `bench api`)
+from openmanager.cli import bench_rca_cmd  # noqa: E402,F401  (registers `bench rca`)

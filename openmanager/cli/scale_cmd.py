@@ -32,13 +32,12 @@ def recommend(
     config: Path | None = ConfigOption,
 ) -> None:
     """Recommend replicas per group from its CPU demand forecast and its demand now."""
-    policy = ScalePolicy(
-        min_replicas=min_replicas, max_replicas=max_replicas, max_step=max_step,
-        target_utilization=target, reactive_utilization=min(0.95, target + 0.05),
-        cost_per_instance_hour=cost,
-    )  # fmt: skip
     storage = open_storage(settings_or_exit(config).storage)
     try:
+        policy = ScalePolicy.for_target(
+            target, min_replicas=min_replicas, max_replicas=max_replicas, max_step=max_step,
+            cost_per_instance_hour=cost,
+        )  # fmt: skip
         t = parse_time(at, "time") if at else None
         rows = ScaleService(QueryService(storage)).recommend(policy, group_by, t)
     except OpenManagerError as exc:

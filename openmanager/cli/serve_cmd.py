@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 from pathlib import Path
 
@@ -10,7 +9,9 @@ import typer
 import uvicorn
 
 from openmanager.api.app import create_app
-from openmanager.cli.common import ConfigOption, console, settings_or_exit
+from openmanager.cli.common import ConfigOption, console, fail, settings_or_exit
+from openmanager.errors import OpenManagerError
+from openmanager.observability.logs import configure_logging
 from openmanager.services.platform import Platform
 
 
@@ -39,12 +40,12 @@ def serve(
     if no_simulator:
         overrides["simulator"]["enabled"] = False
     settings = settings_or_exit(config, overrides)
-    logging.basicConfig(
-        level=settings.server.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    platform = Platform(settings)
-    app = create_app(platform)
+    configure_logging(settings.server.log_level, settings.server.log_format)
+    try:  # e.g. the metadata store's PostgreSQL does not answer, or a secret does not decrypt
+        platform = Platform(settings)
+        app = create_app(platform)
+    except OpenManagerError as exc:
+        raise fail(exc) from exc
     console.print(
         f"OpenManager on http://{settings.server.host}:{settings.server.port} "
         f"(profile {settings.profile}, data in {settings.storage.path})"
@@ -59,5 +60,6 @@ def serve(
         port=settings.server.port,
         log_level=settings.server.log_level,
         timeout_graceful_shutdown=10,
+        log_config=None,  # uvicorn's loggers go through ours (text or JSON, with request ids)
     )
     console.print("OpenManager stopped")

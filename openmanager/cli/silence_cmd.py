@@ -16,7 +16,8 @@ from openmanager.errors import InvalidInput, OpenManagerError, Unavailable
 from openmanager.notify.matchers import MatcherError, parse_matchers
 from openmanager.notify.model import iso
 from openmanager.notify.silences import expired, find, new_silence
-from openmanager.notify.store import SqliteNotifyStore
+from openmanager.notify.store import SqliteNotifyStore, SqlNotifyStore
+from openmanager.services.platform import open_meta_store
 from openmanager.units import parse_duration
 
 app = typer.Typer(help="Silence alerts: add, list and expire silences.", no_args_is_help=True)
@@ -26,9 +27,12 @@ UrlOption = typer.Option(
 )
 
 
-def _store(config: Path | None) -> SqliteNotifyStore:
+def _store(config: Path | None) -> SqlNotifyStore:
+    """The store `serve` uses: notify.history_file if set, else the metadata store."""
     settings = settings_or_exit(config)
-    return SqliteNotifyStore(settings.notify.history_file or settings.storage.path / "notify.db")
+    if settings.notify.history_file:
+        return SqliteNotifyStore(settings.notify.history_file)
+    return SqlNotifyStore(open_meta_store(settings), owns_db=True)
 
 
 def _api(url: str, method: str, path: str, body: Any = None) -> Any:

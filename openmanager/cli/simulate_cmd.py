@@ -11,8 +11,11 @@ from rich.table import Table
 
 from openmanager.cli.common import ConfigOption, console, fail, settings_or_exit
 from openmanager.errors import InvalidInput, OpenManagerError
+from openmanager.logs.store import LogStore
 from openmanager.simulate import Simulator
 from openmanager.simulate.history import HistoryResult, write_history
+from openmanager.simulate.logs import LogSimulator
+from openmanager.simulate.logs_history import write_logs
 from openmanager.simulate.scenarios import get_scenario
 from openmanager.units import parse_duration
 
@@ -75,6 +78,11 @@ def simulate(
         "--trigger",
         help="Inject SCENARIO[:SERVER][:+OFFSET] (repeatable), e.g. disk_full:db-primary-01:+2h.",
     ),
+    with_logs: bool = typer.Option(
+        True,
+        "--logs/--no-logs",
+        help="Also write the fleet's log lines into OUT/logs (a log store).",
+    ),
     no_faults: bool = typer.Option(
         False, "--no-faults", help="No scheduled faults (triggers still apply)."
     ),
@@ -106,6 +114,11 @@ def simulate(
             name, server, at = parse_trigger(spec, start_ms, length)
             sim.trigger(name, server, at)
         result = _run(sim, start_ms, end_ms, out, -(-length // step) * len(sim.series))
+        log_lines = (
+            _run_logs(sim, start_ms, end_ms, out / "logs", settings.logs.lines_per_minute)
+            if with_logs
+            else None
+        )
     except OpenManagerError as exc:
         raise fail(exc) from exc
     table = Table(title="simulated fleet history", show_header=False)
@@ -117,6 +130,7 @@ def simulate(
         ("range", f"{_iso(start_ms)} .. {_iso(end_ms)}"),
         ("OpenMetrics", f"{result.openmetrics} ({result.bytes / 1e6:,.1f} MB)"),
         ("ground truth", f"{result.ground_truth}"),
+        *([("log lines", f"{log_lines:,} in {out / 'logs'}")] if log_lines is not None else []),
         ("seconds", f"{result.seconds:.1f} (generate {result.generate_seconds:.1f})"),
     ]
     for k, v in rows:
@@ -124,19 +138,32 @@ def simulate(
     console.print(table)
 
 
+_COLUMNS = (
+    TextColumn("[bold]{task.description:<9}"),
+    BarColumn(),
+    TextColumn("{task.percentage:>5.1f}%"),
+    TimeElapsedColumn(),
+    TimeRemainingColumn(),
+)
+
+
 def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _run_logs(sim: Simulator, start_ms: int, end_ms: int, path: Path, rate: float) -> int:
+    store = LogStore(path)
+    try:
+        with Progress(*_COLUMNS, console=console, transient=False) as bar:
+            task = bar.add_task("logs", total=end_ms - start_ms)
+            return write_logs(LogSimulator.of(sim, rate), store, start_ms, end_ms,
+                              lambda ms, _n: bar.advance(task, ms))  # fmt: skip
+    finally:
+        store.close()
+
+
 def _run(sim: Simulator, start_ms: int, end_ms: int, out: Path, samples: int) -> HistoryResult:
-    columns = (
-        TextColumn("[bold]{task.description:<9}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>5.1f}%"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as bar:
+    with Progress(*_COLUMNS, console=console, transient=False) as bar:
         tasks = {
             "generate": bar.add_task("generate", total=max(samples, 1)),
             "write": bar.add_task("write", total=max(samples, 1)),

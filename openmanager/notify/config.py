@@ -20,6 +20,7 @@ from openmanager.notify import yamlnodes
 from openmanager.notify.matchers import LABEL_NAME, Matcher, MatcherError, parse_matchers
 from openmanager.notify.timeintervals import TimeInterval, TimeIntervalError, parse_interval
 from openmanager.notify.yamlnodes import LineDict, line_of
+from openmanager.security.secrets import reveal
 
 _DURATION = re.compile(
     r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
@@ -179,7 +180,10 @@ def _str(obj: LineDict, key: str, default: str = "") -> str:
         return default
     if isinstance(value, (dict, list)):
         raise _Invalid(line_of(obj, key), f"{key} must be a string")
-    return str(value)
+    try:
+        return reveal(str(value))  # any value may be an `enc:v1:` AES-256-GCM token
+    except ConfigError as exc:
+        raise _Invalid(line_of(obj, key), f"{key}: {exc.message}") from None
 
 
 def _bool(obj: LineDict, key: str, default: bool) -> bool:

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from openmanager.observability.metrics import RULE_GROUP_SECONDS
 from openmanager.promql.engine import Engine
 from openmanager.rules.alerting import Alert, AlertingRule
 from openmanager.rules.gofuncs import table_link
@@ -137,6 +138,7 @@ class RuleManager:
     def eval_group(self, group: Group, ts: int) -> None:
         """Evaluate one group at `ts`, then restore `for` state once it has run twice."""
         group.eval(ts, self.query, self._append, self._notify_for(group))
+        RULE_GROUP_SECONDS.labels(group.name).observe(group.evaluation_seconds)
         n = self._evals.get(group.key, 0) + 1
         self._evals[group.key] = n
         if n == 2 and any(isinstance(r, AlertingRule) and not r.restored for r in group.rules):

@@ -22,7 +22,8 @@ from openmanager.analytics.detect.base import Detector
 from openmanager.analytics.detect.ensemble import Ensemble
 from openmanager.analytics.detect.evidence import Evidence, promql_check
 from openmanager.analytics.detect.registry import create
-from openmanager.samples import Labels, make_labels
+from openmanager.samples import Labels, labels_get, make_labels
+from openmanager.services.anomaly_store import AnomalyStore
 from openmanager.services.gauges import write_gauge
 from openmanager.services.query import QueryService
 from openmanager.tsdb.storage import Storage
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 SCORE_METRIC = "openmanager_anomaly_score"
 CHANNEL = "anomalies"
 INTERVAL_S = 15.0
+THRESHOLD = 0.65
+"""Score from which a check's value is an anomaly (chosen on the simulator benchmark)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class Check:
 
     name: str
     expr: str
-    detector: str = "ensemble"
+    detector: str = "server_ensemble"
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -79,13 +82,15 @@ class AnomalyService:
         clock: Callable[[], float] = time.time,
         publish: Callable[[str, dict[str, Any]], Any] | None = None,
         checks: tuple[Check, ...] = DEFAULT_CHECKS,
-        threshold: float = 0.6,
+        threshold: float = THRESHOLD,
         keep: int = 1000,
+        store: AnomalyStore | None = None,
     ) -> None:
         self.queries, self.storage, self.clock, self.publish = queries, storage, clock, publish
         self.checks = checks
         self.threshold = threshold
         self.anomalies: deque[Evidence] = deque(maxlen=keep)
+        self.store = store
         self._watches: dict[str, _Watch] = {}
 
     def register(self, scheduler: Any, interval_s: float = INTERVAL_S) -> None:
@@ -98,6 +103,7 @@ class AnomalyService:
         labels: list[Labels] = []
         values: list[float] = []
         found: list[Evidence] = []
+        metrics: list[str] = []
         for check in self.checks:
             try:
                 result = self.queries.instant(check.expr, now_ms)
@@ -121,12 +127,37 @@ class AnomalyService:
                 values.append(float(scores[i]))
                 if scores[i] >= self.threshold:
                     found.append(self._evidence(watch, i, float(x[i]), float(scores[i]), now_ms))
+                    metrics.append(labels_get(key, "__name__") or check.name)
         self._write(labels, values, now_ms)
+        if self.store is not None and found:
+            try:
+                self.store.add(zip(metrics, found, strict=True))
+            except Exception as exc:  # the scores are written; a store outage must not stop them
+                log.warning("could not store %d anomalies: %s", len(found), exc)
         for ev in found:
             self.anomalies.append(ev)
             if self.publish is not None:
                 self.publish(CHANNEL, ev.to_dict())
         return found
+
+    def listing(
+        self,
+        server: str | None = None,
+        metric: str | None = None,
+        since_s: float | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Anomalies newest first as evidence dicts: from the store if there is one (they survive
+        restarts), else from memory; ``metric`` matches the metric name or the check name."""
+        if self.store is not None:
+            return self.store.list(server, metric, since_s, limit)
+        out = [
+            e.to_dict()
+            for e in self.recent(since_s)
+            if (server is None or server in (e.series.get("server"), e.series.get("instance")))
+            and (metric is None or metric == e.check)
+        ]
+        return out[:limit]
 
     def recent(self, since_s: float | None = None, check: str | None = None) -> list[Evidence]:
         """Kept anomalies, newest first, optionally since a time and for one check."""
@@ -184,7 +215,7 @@ class AnomalyService:
     def _write(self, labels: list[Labels], values: list[float], now_ms: int) -> None:
         write_gauge(
             self.storage, SCORE_METRIC,
-            "Anomaly score (0-1) of a check's series; >= 0.6 is an anomaly.",
+            f"Anomaly score (0-1) of a check's series; >= {THRESHOLD} is an anomaly.",
             labels, values, now_ms, log, "anomaly scores",
         )  # fmt: skip
 

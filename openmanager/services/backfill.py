@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -171,6 +172,10 @@ def parsed_chunks(
             yield prefetch(iter_chunks(fh, options))
         return
     segments = _segments(path, size, max(SEGMENT_BYTES, size // (64 * n)))
+    if segments is None:  # `# EOF` before the end: the serial parser rejects what follows it
+        with path.open("rb") as fh:
+            yield prefetch(iter_chunks(fh, options))
+        return
     jobs = [(str(path), seg, options, seg.end >= size) for seg in segments]
     ctx = multiprocessing.get_context("fork")  # workers only parse: no main-module re-import
     with ctx.Pool(n) as pool:
@@ -198,9 +203,10 @@ def _picklable(options: ParseOptions) -> bool:
     return True
 
 
-def _segments(path: Path, size: int, target: int) -> list[Segment]:
+def _segments(path: Path, size: int, target: int) -> list[Segment] | None:
     """Byte ranges of about `target` bytes, each ending just after a newline, with the
-    descriptor lines (`# TYPE`, `# HELP`, ...) of the family in effect where each one starts."""
+    descriptor lines (`# TYPE`, `# HELP`, ...) of the family in effect where each one starts;
+    None when a `# EOF` line comes before the end (segments could not see it)."""
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         descriptors: list[tuple[int, int]] = []  # (start, end after newline) of "# " lines
         at = 0 if mm[:2] == b"# " else mm.find(b"\n# ") + 1
@@ -209,6 +215,8 @@ def _segments(path: Path, size: int, target: int) -> list[Segment]:
             end = size if end < 0 else end + 1
             descriptors.append((at, end))
             at = mm.find(b"\n# ", end - 1) + 1
+        if any(_early_eof(mm, a, b, size) for a, b in descriptors):
+            return None
         starts = [d[0] for d in descriptors]
         cuts = [0]
         while cuts[-1] + target < size:
@@ -225,6 +233,14 @@ def _segments(path: Path, size: int, target: int) -> list[Segment]:
                 )
             )
         return out
+
+
+_NON_BLANK = re.compile(rb"\S")
+
+
+def _early_eof(mm: mmap.mmap, start: int, end: int, size: int) -> bool:
+    """Whether the line at [start, end) is `# EOF` with more than blank space after it."""
+    return mm[start:end].rstrip() == b"# EOF" and _NON_BLANK.search(mm, end, size) is not None
 
 
 def _preamble(

@@ -15,12 +15,48 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-CHANNELS = ("server-metrics", "system-status", "alerts", "anomalies", "ai-analysis", "logs")
+CHANNELS = (
+    "server-metrics",
+    "system-status",
+    "alerts",
+    "anomalies",
+    "ai-analysis",
+    "logs",
+    "forecasts",
+    "incidents",
+)
 """The channels the dashboard and the stream endpoints know."""
+
+
+@dataclass(frozen=True)
+class EventKind:
+    """A named event for subscribers outside the app: its channel, and the `status` it requires."""
+
+    channel: str
+    status: str | None = None
+
+    def matches(self, payload: dict[str, Any]) -> bool:
+        return self.status is None or payload.get("status") == self.status
+
+
+EVENTS: dict[str, EventKind] = {
+    "anomaly_detected": EventKind("anomalies"),
+    "alert": EventKind("alerts"),
+    "alert_firing": EventKind("alerts", "firing"),
+    "alert_resolved": EventKind("alerts", "resolved"),
+    "incident": EventKind("incidents"),
+    "incident_resolved": EventKind("incidents", "resolved"),
+    "analysis": EventKind("ai-analysis"),
+    "forecast": EventKind("forecasts"),
+    "server_metrics": EventKind("server-metrics"),
+    "system_status": EventKind("system-status"),
+    "log": EventKind("logs"),
+}
+"""Event names of the embedding API (`Platform.on(name, callback)`) mapped to bus channels."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +67,8 @@ class Event:
     payload: dict[str, Any]
     seq: int
     published_at: float
+    origin: str = ""
+    """Empty for events published here; the publishing instance's id for events from Redis."""
 
 
 @dataclass(eq=False)
@@ -77,14 +115,31 @@ class EventBus:
         self._subs: dict[str, list[Subscription]] = {}
         self._latest: dict[str, Event] = {}
         self._seq = 0
+        self.forwarders: list[Callable[[Event], None]] = []
+        """Called with every event published here (not with those from elsewhere): the Redis link."""
 
-    def publish(self, channel: str, payload: dict[str, Any]) -> Event:
-        """Deliver `payload` to every subscriber of `channel` (thread-safe, non-blocking)."""
+    def publish(
+        self,
+        channel: str,
+        payload: dict[str, Any],
+        *,
+        origin: str = "",
+        published_at: float | None = None,
+    ) -> Event:
+        """Deliver `payload` to every subscriber of `channel` (thread-safe, non-blocking).
+
+        `origin` names the instance an event came from (set by the Redis link); events with
+        an origin are not forwarded again.
+        """
         with self._lock:
             self._seq += 1
-            event = Event(channel, payload, self._seq, time.time())
+            at = time.time() if published_at is None else published_at
+            event = Event(channel, payload, self._seq, at, origin)
             self._latest[channel] = event
             subs = list(self._subs.get(channel, ()))
+        if not origin:
+            for forward in self.forwarders:
+                forward(event)
         for sub in subs:
             try:
                 running = asyncio.get_running_loop()

@@ -12,8 +12,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from openmanager.config.settings import SimulatorSettings
 from openmanager.errors import NotFound
+from openmanager.simulate.faults import FaultRecord
 from openmanager.simulate.simulator import Simulator
 from openmanager.tsdb.matchers import eq
 from openmanager.tsdb.storage import Storage
@@ -40,6 +43,8 @@ class FleetService:
         self.storage = storage
         self._clock = clock
         self._lock = threading.Lock()
+        self._version = 0
+        self._rendered: tuple[int, bytes] | None = None
         interval = parse_duration(settings.interval)
         now = self._clock_ms()
         start = now - parse_duration(settings.backfill)
@@ -63,6 +68,7 @@ class FleetService:
             for batch in sim.generate(first, now + 1):
                 self.storage.append(batch)
                 written += len(batch)
+            self._version += 1
         if written:
             log.info("simulator backfilled %d samples from %d to %d", written, first, now)
         return written
@@ -79,6 +85,8 @@ class FleetService:
         """Scrapes of the whole fleet due since the last one (on the interval grid) into storage."""
         with self._lock:
             results = [self.storage.append(batch) for batch in self.simulator.advance()]
+            if results:
+                self._version += 1
         if results and self._publish is not None:
             self.publish_latest()
         for result in results:
@@ -98,12 +106,29 @@ class FleetService:
     def trigger(self, scenario: str, server: str | None = None) -> dict[str, Any]:
         """Inject a fault scenario now (on `server`, or the scenario's usual root)."""
         with self._lock:
+            self._version += 1
             return self.simulator.trigger(scenario, server).to_dict()
 
     def fleet(self) -> dict[str, Any]:
         """Servers with their latest figures and status, plus fleet totals."""
         with self._lock:
             return self.simulator.snapshot().to_dict()
+
+    def fleet_response(self) -> bytes:
+        """`{"status": "success", "data": fleet()}` as JSON bytes, rendered once per tick.
+
+        The fleet summary is the most polled endpoint (dashboards, load balancers); between
+        two ticks every request gets the same bytes.
+        """
+        cached = self._rendered
+        if cached is not None and cached[0] == self._version:
+            return cached[1]
+        with self._lock:
+            version = self._version
+            data = self.simulator.snapshot().to_dict()
+        body = orjson.dumps({"status": "success", "data": data}, option=orjson.OPT_SERIALIZE_NUMPY)
+        self._rendered = (version, body)
+        return body
 
     def server(self, name: str) -> dict[str, Any]:
         """One server's latest figures, or NotFound."""
@@ -116,6 +141,16 @@ class FleetService:
         """The latest value of every series in the Prometheus text format (optionally one server)."""
         with self._lock:
             return self.simulator.exposition(server)
+
+    def faults_between(self, start_ms: int, end_ms: int) -> list[FaultRecord]:
+        """Faults under way at some time in [start, end] (what the simulated logs describe)."""
+        with self._lock:
+            return self.simulator.faults_between(start_ms, end_ms)
+
+    def last_time_ms(self) -> int | None:
+        """Time of the latest simulated sample, None before the first."""
+        with self._lock:
+            return self.simulator.last_time_ms
 
     def ground_truth(self) -> dict[str, Any]:
         """Every fault injected so far."""

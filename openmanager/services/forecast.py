@@ -37,6 +37,9 @@ MIN_HISTORY_MS = 8 * 86_400_000
 MAX_HISTORY_MS = 28 * 86_400_000
 EXHAUSTION_METRIC = "openmanager_forecast_exhaustion_seconds"
 EXHAUSTION_INTERVAL_S = 300.0
+FORECASTS_CHANNEL = "forecasts"
+"""Bus channel of the exhaustion job's results."""
+
 FLEET_RESOURCES = (
     ("disk", 'node_filesystem_avail_bytes{job="node"}', 0.0),
     ("memory", 'node_memory_MemAvailable_bytes{job="node"}', 0.0),
@@ -99,10 +102,13 @@ class ForecastService:
         queries: QueryService,
         storage: Storage | None = None,
         clock: Callable[[], float] = time.time,
+        publish: Callable[[str, dict[str, Any]], object] | None = None,
     ) -> None:
         self.queries = queries
         self.storage = storage
         self.clock = clock
+        self.publish = publish
+        """When set, the exhaustion job publishes what runs out within the horizon on `forecasts`."""
 
     def _history(
         self, expr: str, horizon_ms: int, history_ms: int | None, step_ms: int | None,
@@ -204,7 +210,8 @@ class ForecastService:
         now = int(self.clock() * 1000)
         labels: list[Labels] = []
         values: list[float] = []
-        for item in self.fleet_exhaustion():
+        items = self.fleet_exhaustion()
+        for item in items:
             ex = item.exhaustion
             if ex is None:
                 continue
@@ -219,3 +226,10 @@ class ForecastService:
             "Seconds until a resource reaches its threshold (forecast).",
             labels, values, now, log, "exhaustion job",
         )  # fmt: skip
+        if self.publish is not None:
+            running_out = [
+                i.to_dict() for i in items if i.exhaustion and i.exhaustion.seconds is not None
+            ]
+            for d in running_out:
+                d.pop("forecast", None)  # the points stay in the API; the event says what and when
+            self.publish(FORECASTS_CHANNEL, {"time_ms": now, "exhaustion": running_out})

@@ -28,6 +28,7 @@ from openmanager.notify.receivers.slack import SlackIntegration
 from openmanager.notify.receivers.webhook import WebhookIntegration
 from openmanager.notify.silences import Silence, expired, find, new_silence
 from openmanager.notify.store import NotifyStore, SqliteNotifyStore
+from openmanager.security.secrets import redact_yaml_text
 from openmanager.units import parse_duration
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,8 @@ class NotifyService:
         self._pruned_at = 0.0
         self.retention_s = parse_duration(settings.history_retention) / 1000
         self.started_at = clock()
+        self.active: Callable[[], bool] = lambda: True
+        """Flush groups only while this returns True (the cluster's leader; always True alone)."""
 
     # AlertSender
     def send(self, alerts: Sequence[AlertLike]) -> None:
@@ -138,6 +141,8 @@ class NotifyService:
 
     def tick(self) -> None:
         """Flush due groups (a scheduler job, every second); prune old history hourly."""
+        if not self.active():
+            return
         now = self.clock()
         self.dispatcher.tick(now)
         if now - self._pruned_at >= PRUNE_INTERVAL_S:
@@ -222,9 +227,9 @@ class NotifyService:
         return self.dispatcher.alerts_status(self.clock())
 
     def config_text(self) -> str:
-        """The routing file as written (empty when none is configured)."""
+        """The routing file as written, secrets shown as `<secret>` (empty when none is configured)."""
         path = self.settings.config_file
-        return path.read_text() if path is not None and path.exists() else ""
+        return redact_yaml_text(path.read_text()) if path is not None and path.exists() else ""
 
     def gettable_alerts(self) -> list[dict[str, Any]]:
         """Firing alerts in Alertmanager's API v2 `gettableAlert` shape."""

@@ -35,6 +35,8 @@ class RulesService:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.active: Callable[[], bool] = lambda: True
+        """Evaluate only while this returns True (the cluster's leader; always True alone)."""
         options = GroupOptions(
             external_labels=dict(settings.external_labels), external_url=settings.external_url
         )
@@ -63,6 +65,8 @@ class RulesService:
 
     def tick(self) -> None:
         """Evaluate the groups that are due (the scheduler calls this every second)."""
+        if not self.active():
+            return
         self.manager.tick(int(self.clock() * 1000))
 
     def register(self, scheduler: Scheduler) -> None:

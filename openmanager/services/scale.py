@@ -6,6 +6,7 @@ reporting now. Both come through the query engine like every other consumer.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,12 +14,13 @@ from typing import Any
 from openmanager.analytics.forecast import ForecastError
 from openmanager.analytics.forecast.prepare import prepare
 from openmanager.analytics.scale.recommend import Recommendation, ScalePolicy, recommend
-from openmanager.errors import NotFound
+from openmanager.errors import InvalidInput, NotFound
 from openmanager.samples import labels_get
 from openmanager.services.query import QueryService
 
 HISTORY_MS = 3 * 86_400_000
 STEP_MS = 300_000
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def demand_expr(group_by: str) -> str:
@@ -45,6 +47,8 @@ class ScaleService:
         self, policy: ScalePolicy, group_by: str = "role", at_ms: int | None = None
     ) -> list[dict[str, Any]]:
         """One recommendation per group value, as plain data."""
+        if not LABEL_NAME.fullmatch(group_by):
+            raise InvalidInput(f"group label {group_by!r} is not a valid label name")
         end = int(self.clock() * 1000) if at_ms is None else at_ms
         end -= end % STEP_MS
         hist = self.queries.range(demand_expr(group_by), end - HISTORY_MS, end, STEP_MS)

@@ -9,6 +9,11 @@ the others. Messages are JSON text:
 - `{"type": "update", "channel": C, "events": [{"seq", "ts", "data"}, ...]}`
 - `{"type": "subscribed" | "unsubscribed", "channel": C, "filter": {...}}`
 - `{"type": "dropped", "channel": C, "reason": ...}` and `{"type": "error", "message": ...}`
+
+A client that asks for `encoding=deflate` gets `update` messages as binary frames holding the
+zlib-compressed JSON (browsers: `DecompressionStream("deflate")`). An update that goes to many
+clients alike is compressed once for all of them, where per-connection permessage-deflate
+would compress it once per client.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import json
 import logging
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +51,10 @@ STREAM_DROPS = Counter(
 )
 
 FILTER_KEYS = ("server", "role", "environment")
+
+ENCODINGS = ("deflate",)
+"""Message encodings a client may ask for (besides plain JSON text)."""
+DEFLATE_LEVEL = 6
 
 CLOSE = "\x00close"
 """The channel marker of the last item a closed session's outbox yields: end the connection."""
@@ -117,6 +127,7 @@ class Prepared:
     event: Event
     data: dict[str, Any]
     _text: str | None = None
+    _deflated: bytes | None = None
 
     def item(self) -> dict[str, Any]:
         """The event as it appears in a message's `events` list."""
@@ -127,6 +138,17 @@ class Prepared:
         if self._text is None:
             self._text = update_text(self.event.channel, [self.item()])
         return self._text
+
+    def deflated(self) -> bytes:
+        """`text()` zlib-compressed, once for every `encoding=deflate` client."""
+        if self._deflated is None:
+            self._deflated = deflate(self.text())
+        return self._deflated
+
+
+def deflate(text: str) -> bytes:
+    """A message as the binary frame an `encoding=deflate` client reads."""
+    return zlib.compress(text.encode(), DEFLATE_LEVEL)
 
 
 def update_text(channel: str, items: list[dict[str, Any]], skipped: int = 0) -> str:
@@ -152,11 +174,14 @@ class ChannelState:
 class ClientSession:
     """One connected client: its channels and the queue of messages its sender writes out."""
 
-    def __init__(self, hub: StreamHub, transport: str) -> None:
+    def __init__(self, hub: StreamHub, transport: str, encoding: str | None = None) -> None:
+        if encoding is not None and encoding not in ENCODINGS:
+            raise InvalidInput(f"unknown encoding {encoding!r}; known: {', '.join(ENCODINGS)}")
         self.hub = hub
         self.transport = transport
+        self.encoding = encoding
         self.channels: dict[str, ChannelState] = {}
-        self.outbox: asyncio.Queue[tuple[str | None, str]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[tuple[str | None, str | bytes]] = asyncio.Queue()
         self.closed = False
 
     def control(self, msg: dict[str, Any]) -> None:
@@ -220,18 +245,22 @@ class ClientSession:
             reason = f"client too slow: {state.in_flight} messages unsent"
             self.unsubscribe(channel, {"type": "dropped", "channel": channel, "reason": reason})
             return
+        message: str | bytes
         if len(state.buffer) == 1 and not state.skipped:
-            text = state.buffer[0].text()
+            one = state.buffer[0]
+            message = one.deflated() if self.encoding else one.text()
         else:
-            text = update_text(channel, [p.item() for p in state.buffer], state.skipped)
+            message = update_text(channel, [p.item() for p in state.buffer], state.skipped)
+            if self.encoding:
+                message = deflate(message)
         state.buffer, state.skipped = [], 0
         state.in_flight += 1
         state.last_sent = time.monotonic()
         STREAM_MESSAGES.labels(channel).inc()
-        self.outbox.put_nowait((channel, text))
+        self.outbox.put_nowait((channel, message))
 
-    async def next_message(self) -> tuple[str | None, str]:
-        """The next message to write: (channel or None for control, JSON text)."""
+    async def next_message(self) -> tuple[str | None, str | bytes]:
+        """The next message to write: (channel or None for control, JSON text or deflated)."""
         return await self.outbox.get()
 
     def sent(self, channel: str | None) -> None:
@@ -292,9 +321,9 @@ class StreamHub:
         self._by_channel: dict[str, set[ClientSession]] = {}
         self._pumps: dict[str, asyncio.Task[None]] = {}
 
-    def open(self, transport: str) -> ClientSession:
+    def open(self, transport: str, encoding: str | None = None) -> ClientSession:
         """A new client session (call `close` on it when the connection ends)."""
-        session = ClientSession(self, transport)
+        session = ClientSession(self, transport, encoding)
         self._sessions.add(session)
         STREAM_CLIENTS.labels(transport).inc()
         return session

@@ -21,6 +21,7 @@ import numpy as np
 
 from openmanager.config.settings import StorageSettings
 from openmanager.errors import ConfigError, OpenManagerError
+from openmanager.observability.metrics import SAMPLES_INGESTED
 from openmanager.samples import Float64Array, Int64Array, Labels, SampleBatch, SeriesMeta
 from openmanager.tsdb.block_api import TIERS, BlockBackend
 from openmanager.tsdb.bulk import DEFAULT_MAX_BUFFERED, BulkImport, ImportSummary, import_span_ms
@@ -132,6 +133,7 @@ class EmbeddedStorage:
                 self.wal.append(plan.wal_record())
                 self.head.commit(plan)
             span = self.head.time_range()
+        SAMPLES_INGESTED.inc(plan.result.accepted)
         width = 0 if span is None else span[1] - span[0]
         if width > self.block_ms * 3:  # the cutter fell behind: cut here (back-pressure)
             self._cut_while_due()

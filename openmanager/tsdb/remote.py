@@ -37,6 +37,7 @@ from tenacity import (
 from openmanager.config.settings import StorageSettings
 from openmanager.errors import ConfigError, InvalidInput, NotFound, Unavailable
 from openmanager.ingest.remote_write import HEADERS, encode_write_request
+from openmanager.resilience import CircuitBreaker
 from openmanager.samples import (
     STALE_NAN,
     Float64Array,
@@ -84,6 +85,9 @@ class RemoteStorage:
         self._attempts = max(1, attempts)
         self._wait_s = retry_wait_s
         self._metadata: dict[str, SeriesMeta] = {}
+        # Once the store keeps failing after all retries, fail fast (503) instead of making
+        # every write and query wait out its retries; one trial request after the pause.
+        self.breaker = CircuitBreaker("remote-storage", failure_threshold=3, reset_after_s=10.0)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -298,7 +302,13 @@ class RemoteStorage:
                 raise _Retryable(f"{self.url}{path} answered {resp.status_code}: {_reason(resp)}")
             return resp
 
-        resp = _retrying(once, self._attempts if retry else 1, self._wait_s)
+        self.breaker.allow()
+        try:
+            resp = _retrying(once, self._attempts if retry else 1, self._wait_s)
+        except Unavailable as exc:
+            self.breaker.failure(exc)
+            raise
+        self.breaker.success()
         if resp.status_code < 400 or (missing_ok and resp.status_code == 404):
             return resp
         reason = _reason(resp)

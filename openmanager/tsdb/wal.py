@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openmanager.errors import InvalidInput, Unavailable
+from openmanager.observability.metrics import WAL_FSYNC_SECONDS
 from openmanager.tsdb import wal_records
 from openmanager.tsdb.wal_records import RecordType, WalRecord
 
@@ -206,7 +207,8 @@ class WriteAheadLog:
         try:
             _write_all(self._fd, data)
             if self.fsync:
-                os.fdatasync(self._fd)
+                with WAL_FSYNC_SECONDS.time():
+                    os.fdatasync(self._fd)
         except OSError as exc:
             # Never leave a half-written record in front of later ones.
             os.ftruncate(self._fd, self._segment_bytes)

@@ -11,7 +11,15 @@ from openmanager.analytics.detect.base import Detector
 from openmanager.analytics.detect.registry import create, names
 from openmanager.errors import InvalidInput, NotFound
 
-GENERIC = ["robust_z", "iqr", "seasonal", "cusum", "isolation_forest", "ensemble"]
+GENERIC = [
+    "robust_z",
+    "iqr",
+    "seasonal",
+    "cusum",
+    "isolation_forest",
+    "ensemble",
+    "server_ensemble",
+]
 
 
 def noisy(n_series: int, n: int, seed: int = 0) -> np.ndarray:
@@ -21,11 +29,24 @@ def noisy(n_series: int, n: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("name", GENERIC + ["cpu_spike"])
 def test_spike_scores_far_above_quiet_rows(name: str) -> None:
     x = noisy(4, 800)
-    x[:, 700] += 40.0
-    s = create(name, None, n_series=4).update(x, np.arange(800) * 60.0)
+    x[:, 700:702] += 40.0  # two samples: the ensemble wants a deviation to persist
+    # 150 s steps: the spike falls on the second day, when "the same time yesterday" exists
+    s = create(name, None, n_series=4).update(x, np.arange(800) * 150.0)
     assert s.shape == (4, 800)
     assert np.all((s >= 0) & (s <= 1))
-    assert np.all(s[:, 700] > np.quantile(s[:, 100:699], 0.99, axis=1))
+    assert np.all(s[:, 700:702].max(axis=1) > np.quantile(s[:, 100:699], 0.99, axis=1))
+
+
+def test_ensemble_needs_persistence_and_flags_a_repeated_fault_again() -> None:
+    x = noisy(2, 3000)
+    t = np.arange(3000) * 60.0
+    x[0, 700] += 40.0  # one odd sample
+    x[1, 700:720] += 40.0  # a fault ...
+    x[1, 2000:2020] += 40.0  # ... and the same fault again
+    s = create("server_ensemble", None, n_series=2).update(x, t)
+    assert s[0, 700:702].max() < 0.5
+    assert s[1, 700:720].max() >= 0.6
+    assert s[1, 2000:2020].max() >= 0.6
 
 
 @pytest.mark.parametrize("name", sorted(set(names()) - {"composite_anomaly"}))

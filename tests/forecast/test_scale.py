@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from openmanager.analytics.forecast import Prepared
 from openmanager.analytics.scale.closedloop import demand, latency_ratio
-from openmanager.analytics.scale.recommend import ScalePolicy, recommend
+from openmanager.analytics.scale.recommend import ScalePolicy, noise_sd, recommend, size_for
 
 STEP = 300_000
 T0 = 1_704_067_200_000
@@ -53,3 +54,24 @@ def test_closed_loop_load_has_daily_shape_and_bursts() -> None:
     day = load[:1440]
     assert day[13 * 60 : 15 * 60].mean() > 2 * day[0:120].mean()
     assert float(latency_ratio(0.75)) == 4.0
+
+
+def test_noise_floor_keeps_a_small_group_under_the_objective() -> None:
+    rng = np.random.default_rng(4)
+    y = 2.4 + rng.normal(0, 0.3, 600)  # a small, noisy group
+    pol = ScalePolicy(target_utilization=0.63, max_utilization=0.75, max_step=10)
+    assert noise_sd(y) == pytest.approx(0.3, rel=0.25)
+    plain = recommend(_prep(y), 4, ScalePolicy(target_utilization=0.63, max_step=10))
+    floored = recommend(_prep(y), 4, pol)
+    assert floored.target > plain.target
+    assert any("noise floor" in r for r in floored.reasons)
+    assert floored.forecast_peak is not None
+    # the floor covers demand + 3 noise at 75%: a 3-sigma noise tick stays under the objective
+    assert (2.4 + 3 * 0.3) / floored.target <= 0.75 + 1e-9
+
+
+def test_size_for_takes_the_forecast_peak_and_bursts() -> None:
+    pol = ScalePolicy(target_utilization=0.6, reactive_utilization=0.7)
+    assert size_for(6.0, None, 0.0, 6.0, pol) == 10
+    assert size_for(6.0, 9.0, 0.0, 6.0, pol) == 15  # forecast peak ahead of a ramp
+    assert size_for(6.0, 6.0, 0.0, 14.0, pol) == 20  # burst now, at the reactive utilisation

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,14 +14,13 @@ from typer.testing import CliRunner
 
 from openmanager.api.app import create_app
 from openmanager.cli.main import app as cli_app
-from openmanager.config import load_settings
 from openmanager.config.settings import StorageSettings
 from openmanager.samples import SampleBatch, make_labels
 from openmanager.services.forecast import EXHAUSTION_METRIC, ForecastService
-from openmanager.services.platform import Platform
 from openmanager.services.query import QueryService
 from openmanager.tsdb.factory import open_storage
 from openmanager.tsdb.storage import Storage
+from tests.helpers import quiet_platform
 
 STEP = 300_000
 T0 = 1_704_067_200_000
@@ -85,16 +85,22 @@ def test_exhaustion_job_writes_series_rules_can_alert_on(storage: Storage) -> No
     assert {dict(s.labels)["resource"] for s in alert.series} == {"disk"}
 
 
-def test_api_forecast_and_errors(tmp_path: Path) -> None:
-    settings = load_settings(
-        None,
-        {
-            "profile": "test",
-            "storage": {"path": str(tmp_path / "d")},
-            "simulator": {"enabled": False},
-        },
+def test_exhaustion_job_publishes_what_runs_out(storage: Storage) -> None:
+    expected = _fill(storage)
+    published: list[tuple[str, dict[str, Any]]] = []
+    svc = ForecastService(
+        QueryService(storage), storage, lambda: NOW / 1000, lambda c, p: published.append((c, p))
     )
-    platform = Platform(settings, clock=lambda: NOW / 1000)
+    svc.write_exhaustion()
+    [(channel, payload)] = published
+    assert channel == "forecasts" and payload["time_ms"] == NOW
+    [disk] = payload["exhaustion"]  # memory is flat: it does not run out, so it is not listed
+    assert disk["metric"]["mountpoint"] == "/data" and "forecast" not in disk
+    assert disk["exhaustion"]["seconds"] == pytest.approx(expected, rel=0.1)
+
+
+def test_api_forecast_and_errors(tmp_path: Path) -> None:
+    platform = quiet_platform(tmp_path / "d", clock=lambda: NOW / 1000)
     with TestClient(create_app(platform)) as client:
         expected = _fill(platform.storage)
         r = client.get(

@@ -166,7 +166,7 @@ def test_cli_local_store(tmp_path: Path) -> None:
     )
     assert code == 0, out
     sid = out.strip()
-    store = SqliteNotifyStore(tmp_path / "data" / "notify.db")
+    store = SqliteNotifyStore(tmp_path / "data" / "meta.db")  # the metadata store
     (s,) = store.silences()
     store.close()
     assert s.id == sid and 7190 < s.ends_at - s.starts_at <= 7200

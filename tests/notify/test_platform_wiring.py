@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from openmanager.config import load_settings
+from openmanager.services.alert_events import AlertEvents
 from openmanager.services.platform import Platform
 from tests.notify.conftest import Sink
 
@@ -43,7 +44,8 @@ def test_rule_alert_reaches_webhook_through_platform(tmp_path: Path, sink: Sink)
     )
     platform = Platform(settings)
     try:
-        assert platform.rules.sender is platform.notify
+        sender = platform.rules.sender  # alert changes go to the bus, then on to notify
+        assert isinstance(sender, AlertEvents) and sender.inner is platform.notify
         assert platform.rules.reload().error is None
         platform.rules.tick()
         platform.notify.tick()
@@ -53,6 +55,9 @@ def test_rule_alert_reaches_webhook_through_platform(tmp_path: Path, sink: Sink)
         assert alert["labels"] == {"alertname": "AlwaysOn", "severity": "page"}
         assert alert["annotations"] == {"summary": "value is 42"}
         assert alert["status"] == "firing"
+        event = platform.bus.latest("alerts")
+        assert event is not None and event.payload["status"] == "firing"
+        assert event.payload["labels"] == {"alertname": "AlwaysOn", "severity": "page"}
         (episode,) = platform.notify.history(alertname="AlwaysOn")
         assert episode["notificationsPerReceiver"] == {"hook": {"sent": 1, "failed": 0}}
     finally:

@@ -232,3 +232,22 @@ def test_parallel_parse_matches_one_reader(
         assert x.timestamps.tolist() == y.timestamps.tolist()
         assert x.values.view(np.uint64).tolist() == y.values.view(np.uint64).tolist()
     assert st1.metadata() == st2.metadata() and st2.metadata()["lat"].type == "histogram"
+
+
+def test_parallel_parse_rejects_what_follows_an_early_eof(
+    tmp_path: Path, make_storage: Callable[[str], Storage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `# EOF` in the middle of a big file ends the input for the parallel path too: the
+    lines after it are rejected as content after EOF, exactly as one reader does."""
+    import openmanager.services.backfill as bf
+
+    src = _histogram_om(tmp_path / "h.om", hosts=3, points=400, bad_at=1)
+    lines = src.read_text().splitlines()
+    lines.insert(3000, "# EOF")
+    src.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(bf, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(bf, "SEGMENT_BYTES", 4096)
+    one = backfill(make_storage("one"), src, workers=1, chunk_lines=1000)
+    two = backfill(make_storage("two"), src, workers=2, chunk_lines=1000)
+    assert one.samples_stored == two.samples_stored < 3000
+    assert dict(one.rejected) == dict(two.rejected) and "after_eof" in dict(two.rejected)

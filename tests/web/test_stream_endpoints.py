@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import zlib
 from typing import Any
 
 import httpx
@@ -54,6 +55,21 @@ def test_websocket_is_compressed_filtered_and_live(server: str) -> None:
     aio.run(main())
 
 
+def test_websocket_deflate_encoding_sends_compressed_binary_updates(server: str) -> None:
+    async def main() -> dict[str, Any]:
+        url = ws_url(server) + "?encoding=deflate&channel=server-metrics"
+        async with websockets.connect(url, compression=None) as ws:
+            async with asyncio.timeout(TICK_S + 5):
+                while True:
+                    frame = await ws.recv()
+                    if isinstance(frame, bytes):
+                        return dict(json.loads(zlib.decompress(frame)))
+
+    msg = aio.run(main())
+    assert msg["type"] == "update" and msg["channel"] == "server-metrics"
+    assert len(msg["events"][0]["data"]["servers"]) == 20
+
+
 def test_websocket_reports_bad_requests(server: str) -> None:
     async def main() -> list[str]:
         async with websockets.connect(ws_url(server) + "?channel=bogus") as ws:
@@ -63,6 +79,12 @@ def test_websocket_reports_bad_requests(server: str) -> None:
             return kinds
 
     assert aio.run(main()) == ["hello", "error", "error"]
+
+    async def bad_encoding() -> str:
+        async with websockets.connect(ws_url(server) + "?encoding=br") as ws:
+            return str(json.loads(await ws.recv())["message"])
+
+    assert "unknown encoding 'br'" in aio.run(bad_encoding())
 
 
 def test_sse_streams_system_status(server: str) -> None:

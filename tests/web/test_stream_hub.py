@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 import time
+import zlib
 from typing import Any
 
 import pytest
@@ -33,6 +34,8 @@ async def take(session: ClientSession, timeout_s: float) -> list[dict[str, Any]]
             while True:
                 channel, text = await session.next_message()
                 session.sent(channel)
+                if isinstance(text, bytes):
+                    text = zlib.decompress(text).decode()
                 if text:
                     out.append(json.loads(text))
     except TimeoutError:
@@ -150,3 +153,34 @@ def test_a_slow_client_is_dropped_from_the_channel_without_slowing_others() -> N
     dropped = [m for m in slow_messages if m["type"] == "dropped"]
     assert len(dropped) == 1 and dropped[0]["channel"] == "logs"
     assert fast_updates == 10
+
+
+def test_deflate_clients_get_one_shared_compressed_frame_per_update() -> None:
+    """`encoding=deflate` sessions get binary zlib frames holding the same JSON as text
+    sessions; clients with the same filter share one compressed object (compressed once)."""
+
+    async def main() -> tuple[list[Any], list[dict[str, Any]]]:
+        bus = EventBus()
+        hub = StreamHub(bus)
+        plain, *packed = hub.open("test"), hub.open("test", "deflate"), hub.open("test", "deflate")
+        for session in (plain, *packed):
+            session.subscribe("server-metrics", Filter(role="web"))
+        await asyncio.sleep(0.05)
+        bus.publish("server-metrics", FLEET)
+        frames = []
+        for session in packed:
+            while True:
+                channel, message = await asyncio.wait_for(session.next_message(), 1)
+                if channel == "server-metrics":
+                    frames.append(message)
+                    break
+        text = updates(await take(plain, 0.2))
+        await hub.stop()
+        return frames, text
+
+    frames, text = aio.run(main())
+    assert all(isinstance(f, bytes) for f in frames) and frames[0] is frames[1]
+    assert json.loads(zlib.decompress(frames[0])) == text[0]
+    assert [s["name"] for s in text[0]["events"][0]["data"]["servers"]] == ["web-1", "web-2"]
+    with pytest.raises(InvalidInput, match="unknown encoding 'br'"):
+        StreamHub(EventBus()).open("test", "br")

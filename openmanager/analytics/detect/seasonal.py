@@ -14,12 +14,14 @@ from openmanager.errors import InvalidInput
 
 @dataclass(frozen=True)
 class SeasonalConfig(RobustZConfig):
-    """Period (seconds: 86400 = same time yesterday, 604800 = last week), slots per period, rates."""
+    """Period (seconds: 86400 = same time yesterday, 604800 = last week), slots per period, rates;
+    ``full_period``: score only once a whole period has been seen."""
 
     period: float = 86400.0
     slots: int = 96
     season_rate: float = 0.3
     trend_window: int = 2016
+    full_period: bool = True
 
 
 class SeasonalBaseline(Detector):
@@ -39,7 +41,7 @@ class SeasonalBaseline(Detector):
         if cfg.slots < 1 or cfg.period <= 0:
             raise InvalidInput("seasonal: slots must be >= 1 and period > 0")
         self._zeros("profile", cfg.slots)
-        self._zeros("seen", cfg.slots)
+        self._zeros("since", cfg.slots)  # 1 + index of the period a slot was first seen; 0 never
         for key in ("trend", "tage", "center", "scale", "age", "run"):
             self._zeros(key)
         self._zeros("sm", fill=np.nan)
@@ -47,28 +49,39 @@ class SeasonalBaseline(Detector):
     def _update(self, x: FloatArray, t: FloatArray, ok: BoolArray) -> FloatArray:
         s, cfg = self.state, self.config
         x = smoothed(self, x, ok, cfg.smooth)
-        phase = np.mod(np.where(ok, t, 0.0), cfg.period) * (cfg.slots / cfg.period)
+        tt = np.where(ok, t, 0.0)
+        period_no = np.floor_divide(tt, cfg.period) + 1.0
+        phase = np.mod(tt, cfg.period) * (cfg.slots / cfg.period)
         slot = np.minimum(phase.astype(np.int64), cfg.slots - 1)
         flat = np.arange(self.n_series) * cfg.slots + slot
-        profile, seen = s["profile"].reshape(-1), s["seen"].reshape(-1)
-        cur, count = profile[flat], seen[flat]
-        known = count > 0
-        prof = np.where(known, cur, 0.0)
+        profile, since = s["profile"].reshape(-1), s["since"].reshape(-1)
+        cur, first = profile[flat], since[flat]
+        seen = first > 0
+        if cfg.full_period:  # a slot seen a full period ago at least: "the same time yesterday"
+            known = seen & (first < period_no)
+            learn = ok & known
+        else:  # any slot seen before (within the first period too: a profile still forming)
+            known, learn = seen, ok
+        prof = np.where(seen, cur, 0.0)
         trend = np.where(s["tage"] > 0, s["trend"], x)
         expected = trend + prof
         resid = x - expected
+        # with full_period, the residual's scale is learned only on slots with a profile from an
+        # earlier period: the first period's residuals (trend only) are not the ones scored later
         z, s["center"], s["scale"], s["age"], s["run"], sigma = robust_step(
-            s["center"], s["scale"], s["age"], s["run"], resid, ok, self.config.params()
+            s["center"], s["scale"], s["age"], s["run"], resid, learn, self.config.params()
         )
         # absorb: residual clipped at 3 sigma so one outlier barely moves the baseline
-        lim = 3.0 * sigma
-        step = np.where(s["age"] <= cfg.warmup, resid, np.minimum(np.maximum(resid, -lim), lim))
+        young = s["age"] <= cfg.warmup
+        step = np.where(young, resid, np.minimum(np.maximum(resid, -3.0 * sigma), 3.0 * sigma))
+        # the profile may move freely while the residual scale is still unknown (full_period)
+        lim = np.where(young & cfg.full_period, np.inf, 3.0 * sigma)
         ta = np.maximum(1.0 / (s["tage"] + 1.0), 2.0 / (cfg.trend_window + 1))
         s["trend"] = np.where(ok, trend + ta * step, s["trend"])
         s["tage"] = s["tage"] + ok
         detr = x - s["trend"]
         moved = prof + cfg.season_rate * np.minimum(np.maximum(detr - prof, -lim), lim)
-        profile[flat] = np.where(ok, np.where(known, moved, detr), cur)
-        seen[flat] = count + ok
+        profile[flat] = np.where(ok, np.where(seen, moved, detr), cur)
+        since[flat] = np.where(ok & ~seen, period_no, first)
         self.expected, self.band = expected + s["center"], cfg.z_half * sigma
         return np.where(known, directed(z, cfg.direction), 0.0)

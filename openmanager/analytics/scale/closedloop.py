@@ -3,6 +3,12 @@ start, latency from utilisation; our recommendations vs the Kubernetes HPA formu
 
 HPA: desired = ceil(current * utilisation / target) (10% tolerance), scale-down stabilised over
 5 minutes (the highest desired count of the window), scale-up at once.
+
+OpenManager: every `decide_every_min` the recommender forecasts demand over the lead time from
+5-minute means (as it would through PromQL); every minute the group is sized for the larger of the
+smoothed demand now and that forecast peak (`size_for`: target utilisation, a noise floor under the
+objective, demand now at the reactive utilisation for bursts); scale-down waits out the cooldown
+(the highest size of the window, like HPA's stabilisation); scale-up at once.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from openmanager.analytics.forecast import Prepared
-from openmanager.analytics.scale.recommend import ScalePolicy, recommend
+from openmanager.analytics.scale.recommend import ScalePolicy, noise_sd, recommend, size_for
 
 MIN_MS = 60_000
 START_MS = 1_704_067_200_000
@@ -80,9 +86,11 @@ def run(
 ) -> LoopResult:
     """Run one policy over the per-minute `load`; latency above `objective` x idle is a miss."""
     pol = policy or ScalePolicy(min_replicas=2, max_replicas=60, max_step=6, cooldown_s=900)
+    cooldown_min = max(1, round(pol.cooldown_s / 60))
     ready = start_replicas
     pending: deque[tuple[int, int]] = deque()  # (minute ready, count)
-    desired_hist: deque[int] = deque(maxlen=5)
+    desired_hist: deque[int] = deque(maxlen=5 if policy_name == "hpa" else cooldown_min)
+    fc_peak: float | None = None
     last_change = -(10**9)
     inst_min = misses = peak = 0
     for m in range(len(load)):
@@ -99,15 +107,16 @@ def run(
             desired_hist.append(want)
             want = max(want, *desired_hist) if want < total else want
         else:
-            want = max(total, math.ceil(load[m] / (pol.reactive_utilization or pol.target_utilization)))  # reactive, each minute
             if m % decide_every_min == 0 and m >= 60:
-                rec = recommend(
+                fc_peak = recommend(
                     _history(load, m, history_min), total, pol,
                     since_last_change_s=(m - last_change) * 60.0,
-                )  # fmt: skip
-                want = max(rec.target, math.ceil(load[m] / (pol.reactive_utilization or pol.target_utilization)))
-                if rec.target < total:
-                    want = rec.target
+                ).forecast_peak  # fmt: skip
+            level = float(np.median(load[max(0, m - 4) : m + 1]))
+            noise = noise_sd(load[max(0, m - 59) : m + 1])
+            want = size_for(level, fc_peak, noise, float(load[m]), pol)
+            desired_hist.append(want)
+            want = max(want, *desired_hist) if want < total else want  # cooldown window
         want = min(max(want, pol.min_replicas), pol.max_replicas)
         if want > total:
             pending.append((m + startup_min, want - total))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
@@ -25,9 +25,17 @@ def fleet_of(request: Request) -> FleetService:
 
 
 @router.get("/api/v1/fleet")
-def fleet(request: Request) -> dict[str, Any]:
-    """Every server with its latest figures and health, plus totals and averages."""
-    return {"status": "success", "data": fleet_of(request).fleet()}
+async def fleet(request: Request) -> Response:
+    """Every server with its latest figures and health, plus totals and averages.
+
+    An instance without its own simulator serves the fleet state other instances share
+    through Redis (the latest `server-metrics` and `system-status` events). Usually answered
+    by `openmanager.api.fastpath` before routing; this route documents it and answers the 503.
+    """
+    body = platform_of(request).fleet_body()
+    if body is None:
+        fleet_of(request)  # raises the 503 that explains why there is no fleet
+    return Response(body, media_type="application/json")
 
 
 @router.get("/api/v1/fleet/ground_truth")

@@ -3,13 +3,16 @@
 Both carry the same JSON messages (see `openmanager.services.stream`). WebSocket clients send
 `{"action": "subscribe", "channel": "server-metrics", "filter": {"role": "web"}}` and
 `{"action": "unsubscribe", "channel": ...}`; SSE clients name channels and filters in the URL.
-Initial channels may also be given as `?channel=a,b&server=..&role=..` on the WebSocket URL.
+Initial channels may also be given as `?channel=a,b&server=..&role=..` on the WebSocket URL;
+`?encoding=deflate` asks for updates as zlib-compressed binary frames, compressed once for all
+clients (cheaper for the server than permessage-deflate, which compresses per connection).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -52,7 +55,10 @@ async def _send_loop(websocket: WebSocket, session: ClientSession) -> None:
         if channel == CLOSE:
             await websocket.close(1001)
             return
-        await websocket.send_text(text)
+        if isinstance(text, bytes):
+            await websocket.send_bytes(text)
+        else:
+            await websocket.send_text(text)
         session.sent(channel)
 
 
@@ -62,12 +68,19 @@ async def stream_ws(websocket: WebSocket) -> None:
     hub = hub_of(websocket)
     params = websocket.query_params
     await websocket.accept()
-    session = hub.open("websocket")
+    try:
+        session = hub.open("websocket", params.get("encoding") or None)
+    except InvalidInput as exc:
+        await websocket.send_text(json.dumps({"type": "error", "message": str(exc)}))
+        await websocket.close(1008)
+        return
     session.control(hello(hub))
     sender = asyncio.create_task(_send_loop(websocket, session))
     try:
         try:
-            flt = Filter.from_dict({k: v for k, v in params.items() if k != "channel"})
+            flt = Filter.from_dict(
+                {k: v for k, v in params.items() if k not in ("channel", "encoding")}
+            )
             for name in channels_of(params.getlist("channel")):
                 session.subscribe(name, flt)
         except InvalidInput as exc:
@@ -119,6 +132,7 @@ async def stream_sse(
                     continue
                 if name == CLOSE:
                     return
+                assert isinstance(text, str)  # SSE sessions are never encoded
                 yield f"data: {text}\n\n"
                 session.sent(name)
         finally:

@@ -10,6 +10,8 @@ const VIEWS = {
   explorer: () => import("./views/explorer.js"),
   alerts: () => import("./views/alerts.js"),
   anomalies: () => import("./views/anomalies.js"),
+  incidents: () => import("./views/incidents.js"),
+  assistant: () => import("./views/assistant.js"),
 };
 
 const root = document.getElementById("view");

@@ -57,7 +57,13 @@ export class Live {
     const proto = location.protocol === "https:" ? "wss" : "ws";
     let opened = false;
     this.setState("connecting", "connecting");
-    const ws = new WebSocket(`${proto}://${location.host}/api/v1/stream`);
+    // Updates come zlib-compressed (once on the server for every client) where the browser
+    // can inflate them; frames are decoded in arrival order.
+    const deflate = typeof DecompressionStream === "function";
+    const query = deflate ? "?encoding=deflate" : "";
+    const ws = new WebSocket(`${proto}://${location.host}/api/v1/stream${query}`);
+    ws.binaryType = "blob";
+    let decoded = Promise.resolve();
     this.socket = ws;
     ws.onopen = () => {
       opened = true;
@@ -66,7 +72,12 @@ export class Live {
       this.setState("live", "live");
       for (const channel of this.subs.keys()) this.sendSubscribe(channel);
     };
-    ws.onmessage = (e) => this.dispatch(e.data);
+    ws.onmessage = (e) => {
+      decoded = decoded
+        .then(() => (typeof e.data === "string" ? e.data : inflate(e.data)))
+        .then((text) => this.dispatch(text))
+        .catch((err) => console.warn("stream:", err));
+    };
     ws.onclose = () => {
       if (this.socket !== ws) return;
       this.socket = null;
@@ -116,4 +127,9 @@ export class Live {
       console.warn("stream:", msg.message);
     }
   }
+}
+
+/** The text of a zlib-compressed binary frame. */
+function inflate(blob) {
+  return new Response(blob.stream().pipeThrough(new DecompressionStream("deflate"))).text();
 }

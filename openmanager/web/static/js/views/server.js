@@ -4,6 +4,7 @@
 import { getJSON, probe, queryRange } from "../api.js";
 import { Chart, fmtValue } from "../charts.js";
 import { RangePicker } from "../range.js";
+import { logsPanel } from "./logs_panel.js";
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 
@@ -149,6 +150,8 @@ export function mount(root, ctx, params) {
   let loading = false;
   let lastLoad = 0;
   let marks = { bands: [], marks: [] };
+  let logs = null;
+  let gone = false;
 
   const zoom = (from, to) => picker.set({ from, to });
   for (const p of panels(name, 15)) {
@@ -162,6 +165,7 @@ export function mount(root, ctx, params) {
     loading = true;
     lastLoad = Date.now();
     const { from, to } = picker.bounds();
+    if (logs) logs.reload(picker.bounds());
     const step = Math.max(1, Math.ceil((to - from) / 300));
     await Promise.all(
       panels(name, step).map(async (p) => {
@@ -201,7 +205,10 @@ export function mount(root, ctx, params) {
     .catch((e) => { root.querySelector("#reasons").textContent = e.message; });
   load();
   loadEvents();
-  forecastPanels(root, name, charts);
+  forecastPanels(root, name, charts).then(() => logsPanel(root, ctx, name, () => picker.bounds())).then((p) => {
+    if (gone) p.destroy();
+    else logs = p;
+  });
 
   const off = ctx.live.on("server-metrics", { server: name }, (data) => {
     const s = data.servers.find((x) => x.name === name);
@@ -213,6 +220,8 @@ export function mount(root, ctx, params) {
   });
   return () => {
     off();
+    gone = true;
+    if (logs) logs.destroy();
     for (const c of charts.values()) c.destroy();
   };
 }

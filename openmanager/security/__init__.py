@@ -1,0 +1,1 @@
+"""Security: API keys and roles, rate and size limits, encrypted secrets in the configuration."""
