@@ -14,6 +14,7 @@ from openmanager.analytics.evaluate.rca_bench import run, run_trial
 from openmanager.analytics.rca import Topology, rank_causes
 from openmanager.analytics.rca.changes import find_changes
 from openmanager.analytics.rca.incident import Event
+from openmanager.analytics.rca.observe import Window
 from openmanager.api.app import create_app
 from openmanager.cli.main import app as cli_app
 from openmanager.config import load_settings
@@ -136,3 +137,13 @@ def test_live_platform_ranks_a_triggered_fault_over_the_api(tmp_path: Path) -> N
         got = client.get("/api/v1/query", params={"query": ev["promql"], "time": at / 1000 + 1800})
         value = float(got.json()["data"]["result"][0]["value"][1])
         assert value > 3 * ev["before"]
+
+
+@pytest.mark.parametrize("after_ms", [1_000, 3_000, 14_999, 15_001, 7_200_000 + 7_000])
+def test_the_window_grid_ends_at_the_newest_moment(after_ms: int) -> None:
+    """An incident looked at seconds after it opened still sees the samples that opened it."""
+    start = 1_700_000_003_217
+    w = Window.around(start, start + after_ms)
+    assert w.end_ms == max(start + after_ms, w.search_ms + w.step_ms)
+    assert (w.end_ms - w.baseline_ms) % w.step_ms == 0
+    assert w.baseline_ms <= w.search_ms - 120 * 60_000

@@ -42,6 +42,10 @@ RESTART_METRICS = (
 """Timestamps whose change marks a restart (the related changes shown on a timeline)."""
 CAUSES_TTL_S = 30.0
 """Ranked causes of an incident are reused this long (unless the incident changed)."""
+YOUNG_CAUSES_TTL_S = 5.0
+"""Causes of a young incident (or none found yet) are looked at again this soon: its data is still arriving."""
+YOUNG_INCIDENT_S = 120.0
+"""An incident is young this long after it started (a few ranking steps of 15 s)."""
 
 
 def server_of(labels: Mapping[str, str]) -> str:
@@ -247,7 +251,9 @@ class IncidentService:
             return []
         now = self.clock()
         hit = self._causes.get(ident)
-        if hit is not None and hit[0] == inc.last_event_at and now - hit[1] < CAUSES_TTL_S:
+        young = not (hit and hit[2]) or now - inc.started_at < YOUNG_INCIDENT_S
+        ttl = YOUNG_CAUSES_TTL_S if young else CAUSES_TTL_S
+        if hit is not None and hit[0] == inc.last_event_at and now - hit[1] < ttl:
             return hit[2][:limit]
         end = inc.resolved_at if inc.resolved_at is not None else now
         found = rank_causes(

@@ -30,6 +30,20 @@ INCIDENT_WAIT_S = 4 * TICK_S + 5.0
 """A tick to write the fault, an evaluation to fire, a stream batch, and slack for a loaded machine."""
 
 
+CAUSE_WAIT_S = 60.0
+"""Ranking steps are 15 s and a change needs two of them after the crash; slack for load."""
+
+
+def _causes_naming(url: str, server: str, timeout_s: float) -> dict[str, Any]:
+    """The incident once its ranked causes name `server` (the crashed one)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got: dict[str, Any] = httpx.get(url).json()["data"]
+        if any(c["server"] == server for c in got["causes"]) or time.monotonic() > deadline:
+            return got
+        time.sleep(1.0)
+
+
 @pytest.fixture(scope="module")
 def rules_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A served fleet (no random faults) whose ServiceDown rule is evaluated every tick."""
@@ -73,11 +87,12 @@ def test_incidents_view_lists_an_injected_fault_and_ranks_causes(
     )
     shot(page, "incidents-list")
 
+    api = _causes_naming(f"{server}/api/v1/incidents/{ident}", TARGET, CAUSE_WAIT_S)
     row.locator(f'a[href="#/incidents?id={ident}"]').first.click()
     page.wait_for_selector("#timeline tr[data-kind=alert_firing]")
-    api = httpx.get(f"{server}/api/v1/incidents/{ident}").json()["data"]
     shown = page.locator("#causes > li.cause")
     assert shown.count() == len(api["causes"]) > 0
+    assert any(f"on {TARGET}" in t for t in shown.all_inner_texts())
     assert f"on {api['causes'][0]['server']}" in shown.first.inner_text()
     assert f"score {api['causes'][0]['score']:.2f}" in shown.first.inner_text()
     link = shown.first.locator("a.promql").first

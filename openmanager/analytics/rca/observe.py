@@ -56,6 +56,8 @@ class Window:
             step_ms = int(math.ceil(raw / 15_000) * 15_000)
         rate_s = max(60, 4 * step_ms // 1000)
         end = max(end_ms, search + step_ms)
+        # the grid ends exactly at `end`, so the newest samples are always looked at
+        first = end - math.ceil((end - first) / step_ms) * step_ms
         return cls(first, search, start_ms, end, step_ms, f"{rate_s}s")
 
 
