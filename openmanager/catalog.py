@@ -155,7 +155,9 @@ _DEFS = (
     _d("node_procs_blocked", "gauge", "Number of processes blocked waiting for I/O to complete."),
     _d("node_boot_time_seconds", "gauge", "Node boot time, in unixtime.", "seconds"),
     _d("node_memory_MemFree_bytes", "gauge", "Memory information field MemFree_bytes.", "bytes"),
-    _d("node_memory_SwapTotal_bytes", "gauge", "Memory information field SwapTotal_bytes.", "bytes"),
+    _d(
+        "node_memory_SwapTotal_bytes", "gauge", "Memory information field SwapTotal_bytes.", "bytes"
+    ),
     _d("node_memory_SwapFree_bytes", "gauge", "Memory information field SwapFree_bytes.", "bytes"),
     _d(
         "node_filesystem_free_bytes",

@@ -14,7 +14,10 @@ def test_fast_path_serves_the_rendered_fleet(start_instance: Start) -> None:
     head = client.head("/api/v1/fleet")
     assert head.status_code == 200 and head.content == b""
     assert int(head.headers["content-length"]) == len(r.content)
-    assert 'openmanager_http_request_duration_seconds_count{code="200",method="GET",route="/api/v1/fleet"}' in client.get("/metrics").text
+    assert (
+        'openmanager_http_request_duration_seconds_count{code="200",method="GET",route="/api/v1/fleet"}'
+        in client.get("/metrics").text
+    )
 
 
 def test_without_a_fleet_the_route_explains(start_instance: Start) -> None:
