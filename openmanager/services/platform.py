@@ -109,6 +109,7 @@ class Platform:
             settings.storage.path,
             clock=clock,
             store=None if settings.notify.history_file else SqlNotifyStore(self.meta),
+            dependencies=self.dependencies,
         )
         self.rules.sender = AlertEvents(self._publish, self.notify, clock)
         self.rules.active = self.leader.is_leader
