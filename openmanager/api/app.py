@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -40,12 +40,17 @@ from openmanager.services.platform import Platform
 from openmanager.units import parse_duration
 
 
-def create_app(platform: Platform) -> FastAPI:
-    """Build the HTTP app over a platform; the platform starts and stops with the app."""
+def create_app(platform: Platform, on_started: Callable[[], None] | None = None) -> FastAPI:
+    """Build the HTTP app over a platform; the platform starts and stops with the app.
+
+    `on_started` runs once the platform has started, before the first request is served.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await platform.start()
+        if on_started is not None:
+            on_started()
         try:
             yield
         finally:
