@@ -73,6 +73,9 @@ class KeyStore:
     def __init__(self, db: MetaDB, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
+        self.revision = 0
+        """Bumped on every revocation or user change, so verification caches of this process
+        drop what they know at once (other instances within `security.key_cache_ttl`)."""
 
     # users
     def add_user(self, name: str, role: str) -> None:
@@ -98,6 +101,7 @@ class KeyStore:
             if user is None:
                 raise NotFound(f"no user {name!r}")
             user.disabled = disabled
+        self.revision += 1
 
     # keys
     def create(
@@ -165,7 +169,9 @@ class KeyStore:
             row = found[0]
             if row.revoked_at is None:
                 row.revoked_at = self.clock()
-            return self._info(row, "")
+            info = self._info(row, "")
+        self.revision += 1
+        return info
 
     def verify(self, secret: str) -> Principal | None:
         """The principal of a valid, unexpired, unrevoked key of an enabled user; else None."""
