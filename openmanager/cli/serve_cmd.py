@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 from pathlib import Path
 
@@ -13,6 +14,14 @@ from openmanager.cli.common import ConfigOption, console, fail, settings_or_exit
 from openmanager.errors import OpenManagerError
 from openmanager.observability.logs import configure_logging
 from openmanager.services.platform import Platform
+
+
+def settle_heap() -> None:
+    """Freeze what the started server holds (modules, models, history: ~220k objects) out of
+    the garbage collector's sight: each full collection scanned it all, pausing the event loop
+    for 0.1-0.35 s and holding live stream updates back by as much."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve(
@@ -43,7 +52,7 @@ def serve(
     configure_logging(settings.server.log_level, settings.server.log_format)
     try:  # e.g. the metadata store's PostgreSQL does not answer, or a secret does not decrypt
         platform = Platform(settings)
-        app = create_app(platform)
+        app = create_app(platform, on_started=settle_heap)
     except OpenManagerError as exc:
         raise fail(exc) from exc
     console.print(
@@ -59,6 +68,7 @@ def serve(
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.server.log_level,
+        access_log=settings.server.access_log,
         timeout_graceful_shutdown=10,
         log_config=None,  # uvicorn's loggers go through ours (text or JSON, with request ids)
     )

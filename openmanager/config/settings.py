@@ -35,6 +35,10 @@ class ServerSettings(Section):
         "text",
         description="`text` for people, `json` for log shippers (one object a line, with request ids).",
     )
+    access_log: bool = Field(
+        True,
+        description="Log one line per HTTP request (at info level); off saves CPU on heavily polled endpoints.",
+    )
 
 
 class RetentionSettings(Section):
@@ -169,10 +173,28 @@ class NotifySettings(Section):
     )
     retry_attempts: int = Field(5, ge=1, le=100, description="Delivery attempts per notification.")
     retry_backoff: str = Field(
-        "1s", pattern=r"^\d+(ms|[smh])$", description="First retry delay; doubles per attempt."
+        "1s",
+        pattern=r"^\d+(ms|[smh])$",
+        description="Scale of the first retry delay; exponential backoff with full jitter.",
     )
     retry_max_backoff: str = Field(
         "1m", pattern=r"^\d+(ms|[smh])$", description="Longest delay between retries."
+    )
+    timeout: str = Field(
+        "10s",
+        pattern=r"^\d+(ms|[smh])$",
+        description="Timeout of each delivery attempt (webhook, Slack, SMTP, Alertmanager): a hung endpoint fails after it.",
+    )
+    breaker_threshold: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Notifications to one integration failing in a row (after their retries) that open its circuit breaker.",
+    )
+    breaker_reset: str = Field(
+        "30s",
+        pattern=r"^\d+(ms|[smh])$",
+        description="How long an open breaker refuses deliveries (failing fast) before one trial call.",
     )
     maintenance_windows: list[MaintenanceWindowSettings] = Field(
         default_factory=list,

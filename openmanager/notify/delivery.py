@@ -1,7 +1,9 @@
-"""Delivery: one worker per receiver integration, retries with exponential backoff, status.
+"""Delivery: one worker per receiver integration, retries with backoff and jitter, a breaker.
 
-A slow or failing integration only delays its own queue; every outcome (sent or failed after
-all retries) is reported to the caller, so nothing is dropped silently.
+A slow, hung or failing integration only delays its own queue (each call has a timeout); every
+outcome (sent, or failed after all retries or refused by its open circuit breaker) is reported
+to the caller, so nothing is dropped silently, and the integration's health goes to
+`Dependencies` (/-/ready) and the `openmanager_circuit_state` metric.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Any
 
 import httpx
 from prometheus_client import Counter, Gauge
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from openmanager.notify.receivers.base import Integration, Message
+from openmanager.observability.dependencies import Dependencies
+from openmanager.resilience import CircuitBreaker, RetryPolicy, guarded_call
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +43,6 @@ FAILING = Gauge(
 
 Outcome = Callable[[bool, int, str], None]
 """Called after delivery: (delivered, attempts, error)."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Attempts per notification and exponential backoff between them."""
-
-    attempts: int = 5
-    initial_s: float = 1.0
-    max_s: float = 60.0
 
 
 @dataclass
@@ -79,8 +73,14 @@ class IntegrationStatus:
 class _Worker:
     integration: Integration
     status: IntegrationStatus
+    breaker: CircuitBreaker
     jobs: queue.Queue[tuple[Message, Outcome] | None] = field(default_factory=queue.Queue)
     thread: threading.Thread | None = None
+
+    @property
+    def name(self) -> str:
+        """The breaker's and the dependency's name: `notify-<receiver>-<index>`."""
+        return self.breaker.name
 
 
 def transient(exc: BaseException) -> bool:
@@ -92,18 +92,32 @@ def transient(exc: BaseException) -> bool:
 
 
 class Delivery:
-    """Runs each integration's notifications in order on its own thread."""
+    """Runs each integration's notifications in order on its own thread, through its breaker."""
 
-    def __init__(self, policy: RetryPolicy, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        clock: Callable[[], float] = time.time,
+        *,
+        dependencies: Dependencies | None = None,
+        breaker_threshold: int = 5,
+        breaker_reset_s: float = 30.0,
+    ) -> None:
         self.policy = policy
         self.clock = clock
+        self.dependencies = dependencies if dependencies is not None else Dependencies(clock)
+        self.breaker_threshold = breaker_threshold
+        self.breaker_reset_s = breaker_reset_s
         self._workers: dict[tuple[str, int], _Worker] = {}
         self._lock = threading.Lock()
 
     def register(self, receiver: str, index: int, integration: Integration) -> None:
         """Add an integration (index = its position among the receiver's integrations)."""
         status = IntegrationStatus(receiver, integration.kind, index)
-        worker = _Worker(integration, status)
+        name = f"notify-{receiver}-{index}"
+        breaker = CircuitBreaker(name, self.breaker_threshold, self.breaker_reset_s)
+        worker = _Worker(integration, status, breaker)
+        self.dependencies.register(name, integration.kind)
         worker.thread = threading.Thread(
             target=self._run, args=(worker,), name=f"notify-{receiver}-{index}", daemon=True
         )
@@ -153,23 +167,20 @@ class Delivery:
                 worker.jobs.task_done()
 
     def _deliver(self, worker: _Worker, message: Message, outcome: Outcome) -> None:
-        st, p = worker.status, self.policy
+        st = worker.status
         attempts = 0
         error = ""
-        retrying = Retrying(
-            stop=stop_after_attempt(max(1, p.attempts)),
-            retry=retry_if_exception(transient),
-            wait=wait_exponential(multiplier=p.initial_s, min=p.initial_s, max=p.max_s),
-            reraise=True,
-        )
+
+        def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            st.attempts += 1
+            st.last_attempt_at = self.clock()
+            ATTEMPTS.labels(st.receiver, st.integration).inc()
+            worker.integration.notify(message)
+
         try:
-            for attempt in retrying:
-                with attempt:
-                    attempts += 1
-                    st.attempts += 1
-                    st.last_attempt_at = self.clock()
-                    ATTEMPTS.labels(st.receiver, st.integration).inc()
-                    worker.integration.notify(message)
+            guarded_call(worker.breaker, attempt, self.policy, transient)
             ok = True
         except Exception as exc:  # any failure of the integration is reported, never raised
             ok = False
@@ -180,11 +191,13 @@ class Delivery:
             st.consecutive_failures = 0
             st.last_success_at = self.clock()
             FAILING.labels(st.receiver, st.integration).set(0)
+            self.dependencies.up(worker.name)
         else:
             st.failed += 1
             st.consecutive_failures += 1
             st.last_error = error
             FAILING.labels(st.receiver, st.integration).set(1)
+            self.dependencies.down(worker.name, error)
             log.warning(
                 "notification to %s/%s failed after %d attempts: %s",
                 st.receiver,

@@ -4,6 +4,8 @@ Each check is a PromQL expression and a detector. Every tick evaluates the expre
 "now" through the query engine, streams the values into the check's detector (one row per
 result series, vectorised), writes `openmanager_anomaly_score{check=...,...}` so rules can alert
 on it, and keeps (and publishes on the bus) an Evidence record for every score above threshold.
+A check whose detector model has a version in production (`openmanager models train CHECK --kind
+detector`) runs that version's detector, settings and threshold instead of its defaults.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ CHANNEL = "anomalies"
 INTERVAL_S = 15.0
 THRESHOLD = 0.65
 """Score from which a check's value is an anomaly (chosen on the simulator benchmark)."""
+MODELS_REFRESH_S = 60.0
+"""How often the promoted detector versions are re-read from the model registry."""
+Promoted = Callable[[], dict[str, dict[str, Any]]]
+"""Params of the detector versions in production, by check name (`ModelService.production_detectors`)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,23 @@ DEFAULT_CHECKS = (
 )
 
 
+@dataclass(frozen=True)
+class ActiveCheck:
+    """A check as it runs now: its defaults, or its detector model's production version."""
+
+    check: Check
+    threshold: float
+    model_version: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        c = self.check
+        return {
+            "name": c.name, "expr": c.expr, "detector": c.detector, "settings": c.settings,
+            "threshold": self.threshold, "model_version": self.model_version,
+        }  # fmt: skip
+
+
 @dataclass
 class _Watch:
     check: Check
@@ -85,6 +108,7 @@ class AnomalyService:
         threshold: float = THRESHOLD,
         keep: int = 1000,
         store: AnomalyStore | None = None,
+        promoted: Promoted | None = None,
     ) -> None:
         self.queries, self.storage, self.clock, self.publish = queries, storage, clock, publish
         self.checks = checks
@@ -92,6 +116,32 @@ class AnomalyService:
         self.anomalies: deque[Evidence] = deque(maxlen=keep)
         self.store = store
         self._watches: dict[str, _Watch] = {}
+        self.promoted = promoted
+        self._models: dict[str, dict[str, Any]] = {}
+        self._models_at = -math.inf
+
+    def reload_models(self) -> None:
+        """Re-read the promoted detector versions at the next tick (a production change)."""
+        self._models_at = -math.inf
+
+    def active(self) -> list[ActiveCheck]:
+        """The checks as they run: a promoted detector version replaces a check's defaults, and a
+        promoted version for a check not among the defaults adds it (re-read every minute)."""
+        now = self.clock()
+        if self.promoted is not None and now - self._models_at >= MODELS_REFRESH_S:
+            try:
+                self._models = self.promoted()
+            except Exception as exc:  # registry outage: keep the versions read last
+                log.warning("could not read the promoted detector models: %s", exc)
+            self._models_at = now
+        out = [
+            ActiveCheck(c, self.threshold) if c.name not in self._models
+            else _from_model(c.name, self._models[c.name])
+            for c in self.checks
+        ]  # fmt: skip
+        known = {c.name for c in self.checks}
+        out += [_from_model(n, p) for n, p in sorted(self._models.items()) if n not in known]
+        return out
 
     def register(self, scheduler: Any, interval_s: float = INTERVAL_S) -> None:
         """Add the scoring job to a Scheduler."""
@@ -104,7 +154,8 @@ class AnomalyService:
         values: list[float] = []
         found: list[Evidence] = []
         metrics: list[str] = []
-        for check in self.checks:
+        for active in self.active():
+            check = active.check
             try:
                 result = self.queries.instant(check.expr, now_ms)
             except Exception as exc:  # one broken check must not stop the others
@@ -125,7 +176,7 @@ class AnomalyService:
                 base = [(k, v) for k, v in key if k != "__name__"]
                 labels.append(make_labels(SCORE_METRIC, [*base, ("check", check.name)]))
                 values.append(float(scores[i]))
-                if scores[i] >= self.threshold:
+                if scores[i] >= active.threshold:
                     found.append(self._evidence(watch, i, float(x[i]), float(scores[i]), now_ms))
                     metrics.append(labels_get(key, "__name__") or check.name)
         self._write(labels, values, now_ms)
@@ -169,8 +220,11 @@ class AnomalyService:
         return out[::-1]
 
     def _watch(self, check: Check, keys: list[Labels]) -> _Watch:
-        """The check's detector; rebuilt (state of known series kept) when the series set changes."""
+        """The check's detector; rebuilt (state of known series kept) when the series set changes,
+        and anew (a new model version warms up afresh) when the check's detector or settings do."""
         watch = self._watches.get(check.name)
+        if watch is not None and watch.check != check:
+            watch = None
         if watch is not None and set(keys) <= set(watch.keys):
             return watch
         merged = list(watch.keys) if watch else []
@@ -218,6 +272,12 @@ class AnomalyService:
             f"Anomaly score (0-1) of a check's series; >= {THRESHOLD} is an anomaly.",
             labels, values, now_ms, log, "anomaly scores",
         )  # fmt: skip
+
+
+def _from_model(name: str, params: dict[str, Any]) -> ActiveCheck:
+    """The check a detector model version runs."""
+    check = Check(name, str(params["expr"]), str(params["detector"]), dict(params["settings"]))
+    return ActiveCheck(check, float(params["threshold"]), int(params["version"]))
 
 
 def _selector(labels: Labels) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from openmanager.config.settings import NotifySettings
 from openmanager.errors import NotFound
 from openmanager.notify.config import NotifyConfig, default_config, load_config
-from openmanager.notify.delivery import Delivery, RetryPolicy
+from openmanager.notify.delivery import Delivery
 from openmanager.notify.dispatch import Dispatcher
 from openmanager.notify.flap import FlapDetector
 from openmanager.notify.maintenance import make_window
@@ -28,6 +28,8 @@ from openmanager.notify.receivers.slack import SlackIntegration
 from openmanager.notify.receivers.webhook import WebhookIntegration
 from openmanager.notify.silences import Silence, expired, find, new_silence
 from openmanager.notify.store import NotifyStore, SqliteNotifyStore
+from openmanager.observability.dependencies import Dependencies
+from openmanager.resilience import RetryPolicy
 from openmanager.security.secrets import redact_yaml_text
 from openmanager.units import parse_duration
 
@@ -53,13 +55,13 @@ class _ForwardIntegration:
         self.forwarder.post(message.alerts)
 
 
-def integrations_for(cfg: NotifyConfig) -> dict[str, list[Integration]]:
-    """The deliverable integrations of each receiver, in file order."""
+def integrations_for(cfg: NotifyConfig, timeout_s: float = 10.0) -> dict[str, list[Integration]]:
+    """The deliverable integrations of each receiver, in file order (`timeout_s` per call)."""
     out: dict[str, list[Integration]] = {}
     for name, rc in cfg.receivers.items():
-        items: list[Integration] = [WebhookIntegration(w) for w in rc.webhooks]
-        items += [SlackIntegration(s) for s in rc.slacks]
-        items += [EmailIntegration(e) for e in rc.emails]
+        items: list[Integration] = [WebhookIntegration(w, timeout_s) for w in rc.webhooks]
+        items += [SlackIntegration(s, timeout_s) for s in rc.slacks]
+        items += [EmailIntegration(e, timeout_s) for e in rc.emails]
         out[name] = items
         if rc.unsupported:
             log.warning(
@@ -78,6 +80,7 @@ class NotifyService:
         *,
         clock: Callable[[], float] = time.time,
         store: NotifyStore | None = None,
+        dependencies: Dependencies | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -86,19 +89,24 @@ class NotifyService:
         )
         path = settings.history_file or (Path(data_dir) / "notify.db")
         self.store: NotifyStore = store if store is not None else SqliteNotifyStore(path)
+        timeout_s = parse_duration(settings.timeout) / 1000
         self.delivery = Delivery(
             RetryPolicy(
                 settings.retry_attempts,
                 parse_duration(settings.retry_backoff) / 1000,
                 parse_duration(settings.retry_max_backoff) / 1000,
+                timeout_s,
             ),
             clock,
+            dependencies=dependencies,
+            breaker_threshold=settings.breaker_threshold,
+            breaker_reset_s=parse_duration(settings.breaker_reset) / 1000,
         )
-        self.integrations = integrations_for(self.config)
+        self.integrations = integrations_for(self.config, timeout_s)
         for name, items in self.integrations.items():
             for i, integration in enumerate(items):
                 self.delivery.register(name, i, integration)
-        self.forwarders = [AlertmanagerForwarder(u) for u in settings.alertmanager_urls]
+        self.forwarders = [AlertmanagerForwarder(u, timeout_s) for u in settings.alertmanager_urls]
         for i, fwd in enumerate(self.forwarders):
             self.delivery.register("alertmanager", i, _ForwardIntegration(fwd))
         windows = [

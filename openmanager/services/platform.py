@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 MAINTENANCE_INTERVAL_S = 60.0
 """How often storage compacts, downsamples and applies retention."""
 
-META_HEALTH_INTERVAL_S = 15.0
+META_HEALTH_INTERVAL_S = 5.0
 """How often the metadata store is pinged for /-/ready."""
 
 
@@ -104,11 +104,13 @@ class Platform:
             auto_promote=settings.models.auto_promote,
         )  # fmt: skip
         self.dependencies.register("metadata", detail=self.meta.dialect)
+        self.meta.retry.on_health = self._meta_health
         self.notify = NotifyService(
             settings.notify,
             settings.storage.path,
             clock=clock,
             store=None if settings.notify.history_file else SqlNotifyStore(self.meta),
+            dependencies=self.dependencies,
         )
         self.rules.sender = AlertEvents(self._publish, self.notify, clock)
         self.rules.active = self.leader.is_leader
@@ -125,6 +127,8 @@ class Platform:
             if settings.logs.enabled
             else None
         )
+        if self.fleet is not None:  # detector models are validated on the simulator's faults
+            self.models.truth = self.fleet.faults_between
         fleet_deps = (
             {s.name: list(s.dependencies) for s in self.fleet.simulator.fleet}
             if self.fleet is not None
@@ -139,8 +143,10 @@ class Platform:
             publish=self.bus.publish,
         )
         self.anomalies = AnomalyService(
-            self.queries, self.storage, clock, self._publish, store=AnomalyStore(self.meta)
-        )
+            self.queries, self.storage, clock, self._publish, store=AnomalyStore(self.meta),
+            promoted=self.models.production_detectors,
+        )  # fmt: skip
+        self.models.listeners.append(self.anomalies.reload_models)
         self.scrape = ScrapeManager(settings.scrape_configs, self.storage, clock)
         self.agent = (
             Agent(settings.agent, LocalSink(self.storage)) if settings.agent.enabled else None
@@ -258,6 +264,13 @@ class Platform:
             for s in self.fleet.simulator.fleet
         ]
         record_servers(self.meta, records, self.clock())
+
+    def _meta_health(self, ok: bool, error: str) -> None:
+        """Every metadata-store call's outcome (meta.retry) goes to /-/ready at once."""
+        if ok:
+            self.dependencies.up("metadata")
+        else:
+            self.dependencies.down("metadata", error)
 
     def _check_meta(self) -> None:
         """Report whether the metadata store answers (in /-/ready and openmanager_dependency_up)."""

@@ -15,7 +15,11 @@ from openmanager.rules.outbound import PostableAlert
 
 
 class Sink:
-    """A local HTTP server collecting JSON bodies; `fail_next` makes it answer 500."""
+    """A local HTTP server collecting JSON bodies; `fail_next` makes it answer 500.
+
+    While `hanging` is set it takes each request and never answers (the connection is dropped
+    once `hanging` is cleared or the sink closes); `hung` counts those requests.
+    """
 
     def __init__(self) -> None:
         self.bodies: list[Any] = []
@@ -23,12 +27,22 @@ class Sink:
         self.fail_next = 0
         self.always_fail = False
         self.fail_status = 500
+        self.hanging = False
+        self.hung = 0
+        self.closed = threading.Event()
         self.lock = threading.Lock()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if sink.hanging:
+                    with sink.lock:
+                        sink.hung += 1
+                    while sink.hanging and not sink.closed.wait(0.05):
+                        pass
+                    self.close_connection = True
+                    return
                 with sink.lock:
                     failing = sink.always_fail or sink.fail_next > 0
                     if sink.fail_next > 0:
@@ -49,6 +63,7 @@ class Sink:
         self.thread.start()
 
     def close(self) -> None:
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -103,7 +103,9 @@ def test_reads_during_a_background_cut_never_miss_samples(
                 t.join()
         assert not failures, failures[:3]
         assert store.wait_for_cuts(30)
-        assert gated.threads and threading.current_thread() not in gated.threads
+        # the cutter thread cut blocks; append may also cut inline when the cutter falls behind by
+        # 3 block durations (back-pressure), which a loaded machine can cause, so that is allowed here
+        assert any(t is not threading.current_thread() for t in gated.threads)
         got = store.select([eq("__name__", "m")], T0, T0 + 100 * HOUR)
         assert [len(s.timestamps) for s in got] == [12 * 60] * 3
 

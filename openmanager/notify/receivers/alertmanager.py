@@ -16,8 +16,9 @@ class AlertmanagerForwarder:
 
     kind = "alertmanager"
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, timeout_s: float = TIMEOUT_S) -> None:
         self.url = base_url.rstrip("/") + "/api/v2/alerts"
+        self.timeout_s = timeout_s
 
     @staticmethod
     def payload(alerts: Sequence[Alert]) -> list[dict[str, object]]:
@@ -34,5 +35,5 @@ class AlertmanagerForwarder:
 
     def post(self, alerts: Sequence[Alert]) -> None:
         """Send; raises on a transport error or a non-2xx answer."""
-        resp = httpx.post(self.url, json=self.payload(alerts), timeout=TIMEOUT_S)
+        resp = httpx.post(self.url, json=self.payload(alerts), timeout=self.timeout_s)
         resp.raise_for_status()

@@ -18,8 +18,9 @@ class EmailIntegration:
 
     kind = "email"
 
-    def __init__(self, cfg: EmailConfig) -> None:
+    def __init__(self, cfg: EmailConfig, timeout_s: float = TIMEOUT_S) -> None:
         self.cfg = cfg
+        self.timeout_s = timeout_s
         self.send_resolved = cfg.send_resolved
 
     def build(self, m: Message) -> EmailMessage:
@@ -53,9 +54,9 @@ class EmailIntegration:
         host, port = cfg.smarthost
         msg = self.build(message)
         if port == 465:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT_S)
+            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=self.timeout_s)
         else:
-            client = smtplib.SMTP(host, port, local_hostname=cfg.hello, timeout=TIMEOUT_S)
+            client = smtplib.SMTP(host, port, local_hostname=cfg.hello, timeout=self.timeout_s)
         with client:
             if port != 465:
                 client.ehlo(cfg.hello)

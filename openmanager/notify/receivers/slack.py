@@ -15,8 +15,9 @@ class SlackIntegration:
 
     kind = "slack"
 
-    def __init__(self, cfg: SlackConfig) -> None:
+    def __init__(self, cfg: SlackConfig, timeout_s: float = TIMEOUT_S) -> None:
         self.cfg = cfg
+        self.timeout_s = timeout_s
         self.send_resolved = cfg.send_resolved
 
     def payload(self, m: Message) -> dict[str, object]:
@@ -43,5 +44,5 @@ class SlackIntegration:
         return body
 
     def notify(self, message: Message) -> None:
-        resp = httpx.post(self.cfg.api_url, json=self.payload(message), timeout=TIMEOUT_S)
+        resp = httpx.post(self.cfg.api_url, json=self.payload(message), timeout=self.timeout_s)
         resp.raise_for_status()

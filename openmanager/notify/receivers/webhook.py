@@ -15,8 +15,9 @@ class WebhookIntegration:
 
     kind = "webhook"
 
-    def __init__(self, cfg: WebhookConfig) -> None:
+    def __init__(self, cfg: WebhookConfig, timeout_s: float = TIMEOUT_S) -> None:
         self.cfg = cfg
+        self.timeout_s = timeout_s
         self.send_resolved = cfg.send_resolved
 
     def payload(self, m: Message) -> dict[str, object]:
@@ -30,5 +31,5 @@ class WebhookIntegration:
         return {"version": "4", "groupKey": m.group_key, "truncatedAlerts": truncated, **data}
 
     def notify(self, message: Message) -> None:
-        resp = httpx.post(self.cfg.url, json=self.payload(message), timeout=TIMEOUT_S)
+        resp = httpx.post(self.cfg.url, json=self.payload(message), timeout=self.timeout_s)
         resp.raise_for_status()
