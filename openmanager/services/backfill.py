@@ -209,12 +209,12 @@ def _segments(path: Path, size: int, target: int) -> list[Segment] | None:
     None when a `# EOF` line comes before the end (segments could not see it)."""
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         descriptors: list[tuple[int, int]] = []  # (start, end after newline) of "# " lines
-        at = 0 if mm[:2] == b"# " else mm.find(b"\n# ") + 1
-        while at > 0 or (at == 0 and mm[:2] == b"# " and not descriptors):
+        at = _next_descriptor(mm, 0)
+        while at >= 0:
             end = mm.find(b"\n", at)
             end = size if end < 0 else end + 1
             descriptors.append((at, end))
-            at = mm.find(b"\n# ", end - 1) + 1
+            at = _next_descriptor(mm, end)
         if any(_early_eof(mm, a, b, size) for a, b in descriptors):
             return None
         starts = [d[0] for d in descriptors]
@@ -236,6 +236,26 @@ def _segments(path: Path, size: int, target: int) -> list[Segment] | None:
 
 
 _NON_BLANK = re.compile(rb"\S")
+_MAX_STRAY_HASHES = 64
+"""`#` bytes inside lines skipped one by one before `_next_descriptor` searches differently."""
+
+
+def _next_descriptor(mm: mmap.mmap, at: int) -> int:
+    """Offset of the first line at or after `at` (a line start) that begins with `# `, or -1.
+
+    Finds `#` with memchr and checks its neighbours: several times faster over a big file than
+    searching for the three bytes newline, `#`, space (the scan runs before any worker starts).
+    Input with many `#` inside lines goes back to the three-byte search.
+    """
+    for _ in range(_MAX_STRAY_HASHES):
+        at = mm.find(b"#", at)
+        if at < 0:
+            return -1
+        if (at == 0 or mm[at - 1] == 10) and mm[at + 1 : at + 2] == b" ":
+            return at
+        at += 1
+    found = mm.find(b"\n# ", at - 1)
+    return found + 1 if found >= 0 else -1
 
 
 def _early_eof(mm: mmap.mmap, start: int, end: int, size: int) -> bool:

@@ -73,12 +73,15 @@ class BlockWriter:
         level: int = 1,
         sources: Sequence[str] = (),
         extra: Mapping[str, object] | None = None,
+        block_id: str | None = None,
     ) -> None:
+        """`block_id` (default: a new one) lets a caller fix the ids of blocks it has written
+        elsewhere, in the order it created them (ids order blocks by creation)."""
         if tier not in TIERS:
             raise InvalidInput(f"unknown tier {tier!r}")
         if chunk_span_ms <= 0 or max_chunk_samples <= 0:
             raise InvalidInput("chunk span and chunk size must be positive")
-        self.id = new_block_id()
+        self.id = block_id or new_block_id()
         self.tier = tier
         self.resolution_ms = TIERS[tier]
         self.columns = RAW_COLUMNS if self.resolution_ms == 0 else ROLLUP_COLUMNS

@@ -26,6 +26,7 @@ from openmanager.tsdb.block_format import (
     TIERS,
     TMP_SUFFIX,
     BlockMeta,
+    new_block_id,
     tier_of_resolution,
 )
 from openmanager.tsdb.block_merge import iter_merged
@@ -39,6 +40,7 @@ from openmanager.tsdb.compact import (
     ranges_for_retention,
 )
 from openmanager.tsdb.downsample import RollupSeries, best_resolution
+from openmanager.tsdb.forkmap import fork_map
 from openmanager.tsdb.matchers import Matcher
 from openmanager.tsdb.retention import expired_blocks, validate_retention
 from openmanager.tsdb.storage import Series, TierStats
@@ -48,6 +50,8 @@ SETTLE_MS = 6 * HOUR_MS
 """Time after a period's end when it is rolled up even if no newer raw block came (longer
 than the head holds data, so a period is rarely rolled up before its last block is cut)."""
 _T_MIN, _T_MAX = -(2**62), 2**62
+PARALLEL_IMPORT_SAMPLES = 2_000_000
+"""Imports of at least this many samples write their blocks in forked worker processes."""
 
 
 def _wall_clock_ms() -> int:
@@ -224,17 +228,24 @@ class BlockStore:
             cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
             for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(ts)], strict=True):
                 windows.setdefault(int(keys[a]), []).append((lbl, ts[a:b], vs[a:b]))
-        written: list[BlockMeta] = []
-        for key in sorted(windows):
+        order = sorted(windows)
+        ids = [new_block_id() for _ in order]  # in window order, as one writer would take them
+
+        def write(i: int) -> BlockMeta:
             with BlockWriter(
                 self.dir / "raw",
                 "raw",
                 chunk_span_ms=chunk_span_ms("raw", span_ms),
                 extra={"imported": True},
+                block_id=ids[i],
             ) as w:
-                for lbl, ts, vs in windows[key]:
+                for lbl, ts, vs in windows[order[i]]:
                     w.add(lbl, ts, [vs])
-                written.append(w.commit(metadata))
+                return w.commit(metadata)
+
+        total = sum(len(ts) for ts, _ in series.values())
+        workers = 1 if total < PARALLEL_IMPORT_SAMPLES else None
+        written = fork_map(write, range(len(order)), workers)
         if not written:
             return ImportOutcome()
         with self._maintain_lock:

@@ -4,12 +4,14 @@ random series, steps and ranges (including counter resets, NaN and infinities)."
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from openmanager.promql.functions import _sums
+from openmanager.promql.functions import _sums, regression
 from openmanager.promql.types import RangeSeries, Value
 from tests.promql import functions_reference as ref
 from tests.promql.functions_helpers import call, labels, range_vector, rows
@@ -97,12 +99,63 @@ def test_matches_reference_on_finite_values(case: tuple[RangeSeries, list[int], 
 @given(scenario(with_specials=False))
 def test_prefix_sum_paths_match_reference(case: tuple[RangeSeries, list[int], int, int]) -> None:
     # Force the prefix-sum strategy even where windows barely overlap.
-    old = _sums.DENSE_FACTOR
-    _sums.DENSE_FACTOR = -1
+    old = _sums.DENSE_FACTOR, regression.PREFIX_FACTOR
+    _sums.DENSE_FACTOR = regression.PREFIX_FACTOR = -1
     try:
         _check(*case, rel=1e-9)
     finally:
-        _sums.DENSE_FACTOR = old
+        _sums.DENSE_FACTOR, regression.PREFIX_FACTOR = old
+
+
+@contextmanager
+def _segment_sums_always() -> Iterator[None]:
+    """Make deriv/predict_linear sum shared segments whenever windows are not dense."""
+    old = regression.SEGMENT_COSTS
+    regression.SEGMENT_COSTS = (0, 0, 0)
+    try:
+        yield
+    finally:
+        regression.SEGMENT_COSTS = old
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario(with_specials=False), st.booleans())
+def test_segment_sum_path_matches_reference(
+    case: tuple[RangeSeries, list[int], int, int], specials: bool
+) -> None:
+    s, steps, rng, offset = case
+    if specials:  # non-finite windows fall back to summing their own samples
+        s.values[:: max(1, len(s.values) // 3)] = math.inf
+    with _segment_sums_always():
+        _check(s, steps, rng, offset, rel=1e-6 if specials else 1e-9)
+
+
+def test_segment_sums_agree_with_kahan_on_a_long_ill_conditioned_series() -> None:
+    # 1e6-sized values with a small slope: the covariance cancels ~5 digits, so summation
+    # error would show. Windows are long and overlap a few times, so the segment path runs by
+    # itself; an origin a day away leaves the int64 time sums no room, so those windows fall
+    # back to summing their own samples.
+    gen = np.random.default_rng(7)
+    n = 6000
+    ts = np.arange(n, dtype=np.int64) * 15_000 + gen.integers(0, 200, n)
+    vals = np.round(1e6 + 0.01 * np.arange(n) + gen.normal(0, 0.5, n), 3)
+    s = RangeSeries(labels("m"), ts, vals)
+    rng = 6 * 3_600_000
+    ends = list(range(rng, int(ts[-1]), 3_600_000))
+    rv = range_vector([s], ends, rng)
+    cases = [("deriv", (), 0), ("predict_linear", (600.0,), 0)]
+    cases.append(("predict_linear", (600.0,), 86_400_000))
+    for name, extra, later in cases:
+        evals = [e + later for e in ends]
+        got = next(iter(rows(call(name, rv, *extra, steps_ms=evals)).values()))
+        for end, at, have in zip(ends, evals, got, strict=True):
+            inside = (ts > end - rng) & (ts <= end)
+            window = (ts[inside].tolist(), vals[inside].tolist())
+            want = (ref.deriv if name == "deriv" else ref.predict_linear(600.0))(
+                window, at, end, rng
+            )
+            assert have is not None and want is not None
+            assert math.isclose(have, want, rel_tol=1e-9), (name, at, have, want)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

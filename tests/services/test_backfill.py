@@ -251,3 +251,26 @@ def test_parallel_parse_rejects_what_follows_an_early_eof(
     two = backfill(make_storage("two"), src, workers=2, chunk_lines=1000)
     assert one.samples_stored == two.samples_stored < 3000
     assert dict(one.rejected) == dict(two.rejected) and "after_eof" in dict(two.rejected)
+
+
+def test_parallel_parse_with_hashes_inside_lines(
+    tmp_path: Path, make_storage: Callable[[str], Storage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`#` inside label values (more than the descriptor scan skips one by one) does not fool
+    the segment cutter: each segment still parses behind its own family's TYPE line."""
+    import openmanager.services.backfill as bf
+
+    src = _histogram_om(tmp_path / "h.om", hosts=3, points=400, bad_at=2500)
+    lines = src.read_text().splitlines()
+    tagged = [f'tag_total{{h="#{i}",x="a # b"}} {i} {T0 + 15 * i}' for i in range(300)]
+    at = lines.index("# TYPE temp gauge")
+    lines[at:at] = ["# TYPE tag counter", *tagged]
+    src.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(bf, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(bf, "SEGMENT_BYTES", 4096)
+    st1, st2 = make_storage("one"), make_storage("two")
+    one = backfill(st1, src, workers=1, chunk_lines=1000)
+    two = backfill(st2, src, workers=2, chunk_lines=1000)
+    assert one.samples_stored == two.samples_stored == 3 * 4 * 400 + 3 * 400 + 300
+    assert (one.errors, dict(one.rejected)) == (two.errors, dict(two.rejected))
+    assert st1.metadata() == st2.metadata() and st2.metadata()["tag_total"].type == "counter"

@@ -21,6 +21,7 @@ from openmanager.promql.functions._common import (
     window_counts,
     window_rows,
 )
+from openmanager.promql.functions._segments import Segments, two_prod, two_sum
 from openmanager.promql.functions._sums import ld_window_sums, use_prefix
 from openmanager.promql.functions.range_rate import apply_per_series
 from openmanager.promql.types import (
@@ -35,6 +36,11 @@ from openmanager.promql.types import (
 from openmanager.samples import Float64Array, Int64Array
 
 _EPS = 4 * float(np.finfo(np.longdouble).eps)
+_INT_ROOM = float(2**63) / 9
+"""Windows whose n * max|t - origin|^2 (ms^2) reaches this could overflow the int64 time sums
+(their intermediate terms stay below 9 times that)."""
+_HUGE = 1e200
+"""Values beyond this could overflow the segment path's products; such batches sum per window."""
 _TRUSTED = 1e-11
 """Prefix-sum fits whose error bound exceeds this fraction of the result are recomputed."""
 
@@ -107,6 +113,83 @@ def _prefix_fit(
     return slope, intercept, suspect
 
 
+PREFIX_FACTOR = 8.0
+"""Regressions use long-double prefix sums only above this overlap (windows' samples over the
+series' samples); below it, summing shared segments or each window costs less."""
+SEGMENT_COSTS = (2, 40, 2)
+"""Cost of a sample of the segments' span, of a segment and of a (window, segment) pair, in
+gathered window samples (measured: 0.35, 7 and 0.3 us against 0.18 us per gathered sample)."""
+
+
+def _worth_segments(lo: Int64Array, hi: Int64Array) -> Segments | None:
+    """The windows' segments when summing them beats gathering every window's samples."""
+    live = hi > lo
+    if not live.any():
+        return None
+    per_span, per_segment, per_pair = SEGMENT_COSTS
+    gathered = int((hi - lo)[live].sum())
+    fixed = per_span * int(hi[live].max() - lo[live].min())
+    if gathered <= fixed + per_segment * int(live.sum()):  # no fewer segments than windows
+        return None
+    seg = Segments.of(lo, hi)
+    if gathered <= fixed + per_segment * len(seg.length) + per_pair * int(seg.count.sum()):
+        return None
+    return seg
+
+
+def _segment_fit(
+    s: RangeSeries, seg: Segments, lo: Int64Array, hi: Int64Array, origin: Int64Array
+) -> tuple[Float64Array, Float64Array, BoolArray]:
+    """Slope and intercept from per-segment sums (see `_segments`), and which windows must be
+    summed on their own instead (non-finite values, or time offsets too large for int64).
+
+    Time terms are summed exactly in integer milliseconds; y and (t - segment start) * y
+    segment sums are error free, and each window re-centres them on its origin in
+    double-double, so the four sums agree with Prometheus's Kahan sums to about an ulp.
+    """
+    a, b = seg.span
+    ts, values = s.timestamps, s.values
+    live = hi > lo
+    first, last = np.where(live, lo, 0), np.where(live, hi - 1, 0)
+    reach = np.maximum(np.abs(ts[first] - origin), np.abs(ts[last] - origin)).astype(np.float64)
+    redo = live & ((hi - lo) * reach * reach >= _INT_ROOM)
+    finite = np.isfinite(values)
+    if not finite.all():
+        redo |= window_counts(~finite, lo, hi) > 0
+    y = np.where(finite[a:b], values[a:b], 0.0)
+    if len(y) and np.abs(y).max() > _HUGE:
+        return np.full(len(lo), np.nan), np.full(len(lo), np.nan), live
+    ref = np.concatenate((ts[seg.bounds[:-1]], np.zeros(1, np.int64)))
+    v = ts[a:b] - np.repeat(ref[:-1], seg.length[:-1])
+    sv, svv = seg.int_sums(v), seg.int_sums(v * v)
+    hy, ly = seg.exact_sums(y)
+    hp, lp = seg.exact_sums(v.astype(np.float64) * y)
+    sum_t = np.zeros(len(lo), np.int64)
+    sum_tt = np.zeros(len(lo), np.int64)
+    sy, cy, sxy, cxy = (np.zeros(len(lo)) for _ in range(4))
+    empty = len(seg.length) - 1
+    for j in range(int(seg.count.max(initial=0))):
+        act = seg.count > j
+        k = np.where(act, seg.first + j, empty)
+        d = np.where(act, ref[k] - origin, 0).astype(np.int64)
+        m = seg.length[k]
+        sum_t += sv[k] + m * d
+        sum_tt += svv[k] + 2 * d * sv[k] + m * d * d
+        df = d.astype(np.float64)
+        p, e = two_prod(df, hy[k])
+        for term in (hy[k], ly[k]):
+            sy, err = two_sum(sy, term)
+            cy += err
+        for term in (hp[k], lp[k], p, e + df * ly[k]):
+            sxy, err = two_sum(sxy, term)
+            cxy += err
+    n = (hi - lo).astype(np.float64)
+    sums = (n, sum_t / 1e3, sy + cy, (sxy + cxy) / 1e3, sum_tt.astype(np.float64) / 1e6)
+    const_y = pair_counts(values != np.concatenate((values[:1], values[:-1])), lo, hi) == 0
+    slope, intercept = _line(sums, const_y, values[first])
+    return slope, intercept, redo
+
+
 def _rows_fit(
     s: RangeSeries, lo: Int64Array, hi: Int64Array, origin: Int64Array
 ) -> tuple[Float64Array, Float64Array]:
@@ -135,10 +218,13 @@ def regression(
     ok = (hi - lo) >= 2
     lo_ok, hi_ok = np.where(ok, lo, 0), np.where(ok, hi, 0)
     with np.errstate(all="ignore"):
-        if not use_prefix(lo_ok, hi_ok, len(s.values)):
+        if use_prefix(lo_ok, hi_ok, len(s.values), PREFIX_FACTOR):
+            slope, intercept, suspect = _prefix_fit(s, lo_ok, hi_ok, origin, horizon)
+        elif (seg := _worth_segments(lo_ok, hi_ok)) is not None:
+            slope, intercept, suspect = _segment_fit(s, seg, lo_ok, hi_ok, origin)
+        else:
             slope, intercept = _rows_fit(s, lo_ok, hi_ok, origin)
             return slope, intercept, ok
-        slope, intercept, suspect = _prefix_fit(s, lo_ok, hi_ok, origin, horizon)
         redo = np.flatnonzero(suspect & ok)
         if len(redo):
             slope[redo], intercept[redo] = _rows_fit(s, lo_ok[redo], hi_ok[redo], origin[redo])
