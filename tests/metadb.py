@@ -6,7 +6,12 @@ PostgreSQL absent skips locally and fails under CI (tests.helpers.require).
 
 from __future__ import annotations
 
+import glob
 import os
+import re
+import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import require
+from tests.helpers import free_port, require
 
 PG_URL = os.environ.get("OPENMANAGER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -62,3 +67,63 @@ def meta_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Met
         yield MetaBackend("postgresql", PG_URL, schema)
     finally:
         _drop_schema(schema)
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of our own (initdb in a temp dir, a free port) to stop and restart.
+
+    The shared server on 5432 is never touched. As root the server runs as `postgres`
+    (`runuser`), as .ci/run does. Missing binaries skip locally and fail under CI.
+    """
+
+    def __init__(self) -> None:
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version)
+        found = [b for b in bins if os.path.exists(f"{b}/initdb")]
+        require(bool(found), "PostgreSQL server binaries (/usr/lib/postgresql/*/bin) are missing")
+        self.bin = found[-1]
+        self.as_root = os.geteuid() == 0
+        self.dir = Path(tempfile.mkdtemp(prefix="om-pg-"))
+        if self.as_root:
+            shutil.chown(self.dir, "postgres")
+        self.data = self.dir / "data"
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-N")
+
+    def _run(self, tool: str, *args: str) -> None:
+        cmd = [f"{self.bin}/{tool}", *args]
+        if self.as_root:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        """Start and wait until it accepts connections (pg_ctl -w)."""
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-o", opts,
+                  "start")  # fmt: skip
+
+    def stop(self) -> None:
+        """Fast shutdown (disconnects every client), waiting until it is down."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass  # not running
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _version(path: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", path))
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A running private PostgreSQL, removed at the end of the test."""
+    server = PrivatePostgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()

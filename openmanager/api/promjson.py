@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
+import operator
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import orjson
 
 from openmanager.samples import Float64Array, Int64Array, Labels
 
@@ -56,18 +57,17 @@ def matrix_json(items: Iterable[tuple[Labels, Int64Array, Float64Array]]) -> lis
     return [{"metric": metric_json(lbl), "values": points_json(ts, vs)} for lbl, ts, vs in items]
 
 
-_POINT_ZERO = re.compile(r"\.0(?=,|$)")
-
-
 def _value_texts(values: Float64Array) -> list[str]:
-    """`format_value` of every value: the C JSON encoder's float reprs, minus trailing ".0";
-    exponents, NaN and infinities (rare) take the exact per-value path."""
+    """`format_value` of every value: orjson's shortest round-trip digits (Ryu, several times
+    faster than float repr), minus trailing ".0" (",": ".0," only ever ends a value);
+    exponents and NaN/infinities (orjson's null) take the exact per-value path."""
     if len(values) == 0:
         return []
-    text = json.dumps(values.tolist())[1:-1]
-    if "e" in text or "N" in text or "I" in text:
-        return [format_value(v) for v in values.tolist()]
-    return _POINT_ZERO.sub("", text).split(", ")
+    array = np.ascontiguousarray(values, dtype=np.float64)
+    text = orjson.dumps(array, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    if "e" in text or "n" in text:
+        return [format_value(v) for v in array.tolist()]
+    return (text[1:-1] + ",").replace(".0,", ",").split(",")[:-1]
 
 
 def _ts_text(ms: int) -> str:
@@ -86,12 +86,15 @@ def matrix_text(items: Iterable[tuple[Labels, Int64Array, Float64Array]]) -> str
     building and encoding nested lists point by point would cost more than the query)."""
     parts = []
     prev_ts: Int64Array | None = None
-    ts_texts: list[str] = []
+    heads: list[str] = []
     for labels, timestamps, values in items:
         if prev_ts is None or not np.array_equal(prev_ts, timestamps):
-            prev_ts, ts_texts = timestamps, _ts_texts(timestamps)  # series mostly share a grid
-        points = '"],['.join(map(',"'.join, zip(ts_texts, _value_texts(values), strict=True)))
+            # Series mostly share a grid: its `[ts,"` point openings are made once.
+            prev_ts, heads = timestamps, [f'[{t},"' for t in _ts_texts(timestamps)]
+        texts = _value_texts(values)
+        if len(texts) != len(heads):
+            raise ValueError("every series needs as many values as timestamps")
         metric = json.dumps(metric_json(labels), separators=(",", ":"), ensure_ascii=False)
-        body = f'[{points}"]' if points else ""
+        body = '"],'.join(map(operator.add, heads, texts)) + '"]' if texts else ""
         parts.append(f'{{"metric":{metric},"values":[{body}]}}')
     return "[" + ",".join(parts) + "]"

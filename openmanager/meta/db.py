@@ -18,6 +18,7 @@ from sqlalchemy.sql.dml import Insert
 
 from openmanager.errors import ConfigError, Unavailable
 from openmanager.meta.migrate import upgrade
+from openmanager.meta.retry import MetaRetry
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class MetaDB:
         self.schema = pg_schema if self.dialect == "postgresql" else ""
         self.engine = self._engine(url, parsed.database or "", pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.retry = MetaRetry()
+        """Retried calls and writes queued while the store is unreachable (see meta.retry)."""
 
     def _engine(self, url: str, database: str, pool_size: int) -> Engine:
         if self.dialect == "sqlite":
@@ -104,12 +107,16 @@ class MetaDB:
             raise Unavailable(f"metadata store unreachable: {exc.orig}") from None
 
     def ping(self) -> None:
-        """One round trip (`SELECT 1`); raises Unavailable when the store does not answer."""
+        """One round trip (`SELECT 1`); raises Unavailable when the store does not answer.
+
+        When it answers, writes queued during an outage are retried at once.
+        """
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except OperationalError as exc:
             raise Unavailable(f"metadata store unreachable: {exc.orig}") from None
+        self.retry.kick()
 
     def session(self) -> Session:
         """A new ORM session (use as a context manager)."""
@@ -128,8 +135,10 @@ class MetaDB:
         update = {k: stmt.excluded[k] for k in row if k not in keys and k not in keep}
         return stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
 
-    def close(self) -> None:
-        """Release every pooled connection."""
+    def close(self, drain_s: float = 10.0) -> None:
+        """Apply writes still queued (up to `drain_s`), then release every pooled connection."""
+        self.retry.drain(drain_s)
+        self.retry.close()
         self.engine.dispose()
 
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import delete, func, insert, select, update
 
+from openmanager.errors import Unavailable
 from openmanager.meta.db import MetaDB, open_meta
 from openmanager.meta.models import (
     Episode,
@@ -77,13 +78,40 @@ class SqlNotifyStore:
     def __init__(self, db: MetaDB, *, owns_db: bool = False) -> None:
         self.db = db
         self._owns_db = owns_db
+        self._silences: dict[str, Silence] = {}
+        """The silences as last read or written: served while the store is unreachable."""
+
+    # Writes go through the store's queue (meta.retry): applied now, or in order once the
+    # store is back, so a restart of PostgreSQL loses none of them.
+    def put_silence(self, s: Silence) -> None:
+        self._silences[s.id] = s
+        self.db.retry.write(lambda: self._put_silence(s))
+
+    def open_episode(
+        self, fp: str, labels: Mapping[str, str], annotations: Mapping[str, str], at: float
+    ) -> None:
+        self.db.retry.write(lambda: self._open_episode(fp, labels, annotations, at))
+
+    def resolve_episode(self, fp: str, at: float) -> None:
+        self.db.retry.write(lambda: self._resolve_episode(fp, at))
+
+    def set_flapping(self, fp: str, flapping: bool) -> None:
+        self.db.retry.write(lambda: self._set_flapping(fp, flapping))
+
+    def record_notification(self, rec: NotificationRecord) -> None:
+        self.db.retry.write(lambda: self._record_notification(rec))
+
+    def put_log(
+        self, key: LogKey, firing: Sequence[str], resolved: Sequence[str], at: float
+    ) -> None:
+        self.db.retry.write(lambda: self._put_log(key, firing, resolved, at))
 
     def close(self) -> None:
         if self._owns_db:
             self.db.close()
 
     # silences
-    def put_silence(self, s: Silence) -> None:
+    def _put_silence(self, s: Silence) -> None:
         row = {
             "id": s.id,
             "matchers": json.dumps([[m.name, m.op, m.value] for m in s.matchers]),
@@ -97,6 +125,17 @@ class SqlNotifyStore:
             conn.execute(self.db.upsert(_SILENCES, row, ["id"]))  # type: ignore[arg-type]
 
     def silences(self) -> list[Silence]:
+        """From the store; while it is unreachable (or writes are queued), as last known."""
+        if not self.db.retry.pending:
+            try:
+                rows = self.db.retry.once(self._read_silences)
+            except Unavailable:
+                pass
+            else:
+                self._silences = {s.id: s for s in rows}
+        return sorted(self._silences.values(), key=lambda s: s.starts_at)
+
+    def _read_silences(self) -> list[Silence]:
         with self.db.session() as ses:
             rows = ses.scalars(select(SilenceRow).order_by(SilenceRow.starts_at)).all()
         return [
@@ -113,7 +152,7 @@ class SqlNotifyStore:
         ]
 
     # history
-    def open_episode(
+    def _open_episode(
         self, fp: str, labels: Mapping[str, str], annotations: Mapping[str, str], at: float
     ) -> None:
         with self.db.session() as ses, ses.begin():
@@ -135,7 +174,7 @@ class SqlNotifyStore:
                 )
             )
 
-    def resolve_episode(self, fp: str, at: float) -> None:
+    def _resolve_episode(self, fp: str, at: float) -> None:
         with self.db.engine.begin() as conn:
             conn.execute(
                 update(Episode)
@@ -146,7 +185,7 @@ class SqlNotifyStore:
     def _latest_episode(self, fp: str) -> Any:
         return select(func.max(Episode.id)).where(Episode.fingerprint == fp).scalar_subquery()
 
-    def set_flapping(self, fp: str, flapping: bool) -> None:
+    def _set_flapping(self, fp: str, flapping: bool) -> None:
         with self.db.engine.begin() as conn:
             conn.execute(
                 update(Episode)
@@ -154,7 +193,7 @@ class SqlNotifyStore:
                 .values(flapping=int(flapping))
             )
 
-    def record_notification(self, rec: NotificationRecord) -> None:
+    def _record_notification(self, rec: NotificationRecord) -> None:
         kind = "firing" if rec.firing else "resolved"
         with self.db.engine.begin() as conn:
             nid = conn.execute(
@@ -187,7 +226,7 @@ class SqlNotifyStore:
                 )
 
     # notification log (what each integration was last told, for dedup across restarts)
-    def put_log(
+    def _put_log(
         self, key: LogKey, firing: Sequence[str], resolved: Sequence[str], at: float
     ) -> None:
         row = {
@@ -253,16 +292,20 @@ class SqlNotifyStore:
             .join(NotificationEpisode, NotificationRow.id == NotificationEpisode.notification_id)
             .order_by(NotificationRow.at, NotificationRow.id)
         )
-        with self.db.session() as ses:
-            episodes = ses.scalars(query).all()
-            ids = [e.id for e in episodes]
-            by_episode: dict[int, list[tuple[NotificationRow, str]]] = {i: [] for i in ids}
-            if ids:
-                for note, eid, state in ses.execute(
-                    notes_q.where(NotificationEpisode.episode_id.in_(ids))
-                ):
-                    by_episode[eid].append((note, state))
-        return [_episode_json(e, by_episode[e.id]) for e in episodes]
+
+        def read() -> list[dict[str, Any]]:
+            with self.db.session() as ses:
+                episodes = ses.scalars(query).all()
+                ids = [e.id for e in episodes]
+                by_episode: dict[int, list[tuple[NotificationRow, str]]] = {i: [] for i in ids}
+                if ids:
+                    for note, eid, state in ses.execute(
+                        notes_q.where(NotificationEpisode.episode_id.in_(ids))
+                    ):
+                        by_episode[eid].append((note, state))
+            return [_episode_json(e, by_episode[e.id]) for e in episodes]
+
+        return self.db.retry.once(read)
 
 
 def _episode_json(e: Episode, notes: list[tuple[NotificationRow, str]]) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from openmanager.errors import Conflict, InvalidInput, NotFound
 from openmanager.meta.db import MetaDB
@@ -73,31 +75,45 @@ class KeyStore:
     def __init__(self, db: MetaDB, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
+        self.revision = 0
+        """Bumped on every revocation or user change, so verification caches of this process
+        drop what they know at once (other instances within `security.key_cache_ttl`)."""
 
     # users
     def add_user(self, name: str, role: str) -> None:
         if not name.strip():
             raise InvalidInput("a user needs a name")
-        try:
+
+        def work() -> None:
             with self.db.session() as ses, ses.begin():
                 ses.add(User(name=name, role=_role(role), created_at=self.clock(), disabled=False))
+
+        try:
+            self.db.retry.call(work)
         except IntegrityError:
             raise Conflict(f"user {name!r} exists already") from None
 
     def users(self) -> list[dict[str, object]]:
-        with self.db.session() as ses:
-            rows = ses.scalars(select(User).order_by(User.name)).all()
+        def read() -> Sequence[User]:
+            with self.db.session() as ses:
+                return ses.scalars(select(User).order_by(User.name)).all()
+
+        rows = self.db.retry.once(read)
         return [
             {"name": u.name, "role": u.role, "disabled": u.disabled, "created_at": u.created_at}
             for u in rows
         ]
 
     def set_user_disabled(self, name: str, disabled: bool) -> None:
-        with self.db.session() as ses, ses.begin():
-            user = ses.scalar(select(User).where(User.name == name))
-            if user is None:
-                raise NotFound(f"no user {name!r}")
-            user.disabled = disabled
+        def work() -> None:
+            with self.db.session() as ses, ses.begin():
+                user = ses.scalar(select(User).where(User.name == name))
+                if user is None:
+                    raise NotFound(f"no user {name!r}")
+                user.disabled = disabled
+
+        self.db.retry.call(work)
+        self.revision += 1
 
     # keys
     def create(
@@ -109,28 +125,44 @@ class KeyStore:
             raise InvalidInput("a key's lifetime must be positive")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         now = self.clock()
-        with self.db.session() as ses, ses.begin():
-            user_id = None
-            if user:
-                owner = ses.scalar(select(User).where(User.name == user))
-                if owner is None:
-                    raise NotFound(f"no user {user!r} (add it with `openmanager users add`)")
-                if not allows(owner.role, wanted):
-                    raise InvalidInput(f"user {user!r} is {owner.role}; a key cannot be {wanted}")
-                user_id = owner.id
-            row = ApiKeyRow(
-                name=name or "key",
-                prefix=secret[:12],
-                digest=digest(secret),
-                role=wanted,
-                user_id=user_id,
-                created_at=now,
-                expires_at=None if ttl_s is None else now + ttl_s,
-            )
-            ses.add(row)
-            ses.flush()
-            info = self._info(row, user)
-        return secret, info
+
+        def work() -> KeyInfo:
+            with self.db.session() as ses, ses.begin():
+                return self._insert(ses, secret, name, wanted, user, now, ttl_s)
+
+        return secret, self.db.retry.call(work)
+
+    def _insert(
+        self,
+        ses: Session,
+        secret: str,
+        name: str,
+        wanted: Role,
+        user: str,
+        now: float,
+        ttl_s: float | None,
+    ) -> KeyInfo:
+        """Add the key row (checking its owner) in the caller's transaction."""
+        user_id = None
+        if user:
+            owner = ses.scalar(select(User).where(User.name == user))
+            if owner is None:
+                raise NotFound(f"no user {user!r} (add it with `openmanager users add`)")
+            if not allows(owner.role, wanted):
+                raise InvalidInput(f"user {user!r} is {owner.role}; a key cannot be {wanted}")
+            user_id = owner.id
+        row = ApiKeyRow(
+            name=name or "key",
+            prefix=secret[:12],
+            digest=digest(secret),
+            role=wanted,
+            user_id=user_id,
+            created_at=now,
+            expires_at=None if ttl_s is None else now + ttl_s,
+        )
+        ses.add(row)
+        ses.flush()
+        return self._info(row, user)
 
     @staticmethod
     def _info(row: ApiKeyRow, user: str) -> KeyInfo:
@@ -147,25 +179,35 @@ class KeyStore:
 
     def list(self) -> list[KeyInfo]:
         query = select(ApiKeyRow, User.name).outerjoin(User, ApiKeyRow.user_id == User.id)
-        with self.db.session() as ses:
-            rows = ses.execute(query.order_by(ApiKeyRow.id)).all()
-        return [self._info(row, user or "") for row, user in rows]
+
+        def read() -> list[KeyInfo]:
+            with self.db.session() as ses:
+                rows = ses.execute(query.order_by(ApiKeyRow.id)).all()
+            return [self._info(row, user or "") for row, user in rows]
+
+        return self.db.retry.once(read)
 
     def revoke(self, ident: str) -> KeyInfo:
         """Revoke the key with this id or prefix."""
         cond = ApiKeyRow.prefix == ident
         if ident.isdigit():
             cond = or_(cond, ApiKeyRow.id == int(ident))
-        with self.db.session() as ses, ses.begin():
-            found = ses.scalars(select(ApiKeyRow).where(cond)).all()
-            if not found:
-                raise NotFound(f"no API key {ident!r}")
-            if len(found) > 1:
-                raise InvalidInput(f"{ident!r} matches {len(found)} keys; give the id")
-            row = found[0]
-            if row.revoked_at is None:
-                row.revoked_at = self.clock()
-            return self._info(row, "")
+
+        def work() -> KeyInfo:
+            with self.db.session() as ses, ses.begin():
+                found = ses.scalars(select(ApiKeyRow).where(cond)).all()
+                if not found:
+                    raise NotFound(f"no API key {ident!r}")
+                if len(found) > 1:
+                    raise InvalidInput(f"{ident!r} matches {len(found)} keys; give the id")
+                row = found[0]
+                if row.revoked_at is None:
+                    row.revoked_at = self.clock()
+                return self._info(row, "")
+
+        info = self.db.retry.call(work)
+        self.revision += 1
+        return info
 
     def verify(self, secret: str) -> Principal | None:
         """The principal of a valid, unexpired, unrevoked key of an enabled user; else None."""
@@ -176,8 +218,12 @@ class KeyStore:
             .outerjoin(User, ApiKeyRow.user_id == User.id)
             .where(ApiKeyRow.digest == digest(secret))
         )
-        with self.db.session() as ses:
-            found = ses.execute(query).first()
+
+        def read() -> Any:
+            with self.db.session() as ses:
+                return ses.execute(query).first()
+
+        found = self.db.retry.once(read)
         if found is None:
             return None
         row, user = found

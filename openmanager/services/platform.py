@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 MAINTENANCE_INTERVAL_S = 60.0
 """How often storage compacts, downsamples and applies retention."""
 
-META_HEALTH_INTERVAL_S = 15.0
+META_HEALTH_INTERVAL_S = 5.0
 """How often the metadata store is pinged for /-/ready."""
 
 
@@ -104,6 +104,7 @@ class Platform:
             auto_promote=settings.models.auto_promote,
         )  # fmt: skip
         self.dependencies.register("metadata", detail=self.meta.dialect)
+        self.meta.retry.on_health = self._meta_health
         self.notify = NotifyService(
             settings.notify,
             settings.storage.path,
@@ -263,6 +264,13 @@ class Platform:
             for s in self.fleet.simulator.fleet
         ]
         record_servers(self.meta, records, self.clock())
+
+    def _meta_health(self, ok: bool, error: str) -> None:
+        """Every metadata-store call's outcome (meta.retry) goes to /-/ready at once."""
+        if ok:
+            self.dependencies.up("metadata")
+        else:
+            self.dependencies.down("metadata", error)
 
     def _check_meta(self) -> None:
         """Report whether the metadata store answers (in /-/ready and openmanager_dependency_up)."""

@@ -127,3 +127,24 @@ def test_matrix_text_matches_the_generic_encoder() -> None:
     ]
     assert json.loads(matrix_text(items)) == json.loads(json.dumps(matrix_json(items)))
     assert '"values":[[1700000000,"1"],[1700000000.5,"0.30000000000000004"]' in matrix_text(items)
+
+
+def test_matrix_text_spells_finite_values_as_format_value() -> None:
+    """The batch value writer gives every finite value's `format_value` text, whatever its
+    magnitude (50 series of 100 values, so most series take the batch path)."""
+    import json
+
+    import numpy as np
+
+    from openmanager.api.promjson import format_value, matrix_text
+
+    rng = np.random.default_rng(3)
+    scale = 10.0 ** rng.integers(-3, 16, 4900) * rng.choice([-1.0, 1.0], 4900)
+    values = np.concatenate(
+        (rng.random(4900) * scale, np.arange(-47.0, 47.0), [0.0, -0.0, 0.1, 2 / 3, 1e15, 1.5])
+    )
+    ts = (1_700_000_000 + np.arange(100, dtype=np.int64)) * 1000
+    items = [((("i", str(k)),), ts, values[k * 100 : (k + 1) * 100]) for k in range(50)]
+    body = json.loads(matrix_text(items))
+    got = [v for series in body for _, v in series["values"]]
+    assert got == [format_value(x) for x in values.tolist()]
