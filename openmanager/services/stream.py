@@ -2,9 +2,21 @@
 
 One bus subscription per channel feeds every client. Per client and channel, the first
 event after a quiet second goes out at once and later ones are batched until a second has
-passed (at most one message per channel per second). A client with `max_pending` messages
-of a channel still unsent is dropped from that channel with a notice, so it never slows
-the others. Messages are JSON text:
+passed: at most one message per channel per second, as a rate limit with a jitter allowance
+(the generic cell rate algorithm). Each message moves the channel's next slot one second past
+the later of the previous slot and the publication of the message's first event; a message
+is due from a quarter second (`JITTER`) before its slot. So due times are at least 0.75 s
+apart and one a second in the long run (at most 1 + W + 0.25 in any W seconds). Slots follow
+the events' publication, not the sends: a send delayed by the server (a busy event loop, the
+fan-out to a thousand clients) does not delay the client's later ones, and an event every
+second (a 1 s simulator tick) goes out at once although ticks jitter by up to a quarter
+second. Strict one-second gaps from each send made every client's sends drift up to a second
+behind their events at a 1 s tick. (A publication later than that leaves the excess as a
+delay of the following ones until an event comes after its slot: a long-run limit cannot
+catch up at the limit's own rate.)
+
+A client with `max_pending` messages of a channel still unsent is dropped from that channel
+with a notice, so it never slows the others. Messages are JSON text:
 
 - `{"type": "update", "channel": C, "events": [{"seq", "ts", "data"}, ...]}`
 - `{"type": "subscribed" | "unsubscribed", "channel": C, "filter": {...}}`
@@ -34,7 +46,9 @@ from openmanager.services.bus import CHANNELS, Event, EventBus
 log = logging.getLogger(__name__)
 
 THROTTLE_S = 1.0
-"""Minimum time between two messages of one channel to one client."""
+"""Time between two messages of one channel to one client (in the long run; see JITTER)."""
+JITTER = 0.25
+"""How early (a fraction of the throttle interval) a message may go out before its slot."""
 MAX_PENDING = 8
 """Unsent messages of one channel a client may have before it is dropped from the channel."""
 MAX_BATCH = 200
@@ -130,6 +144,8 @@ class Prepared:
 
     event: Event
     data: dict[str, Any]
+    published: float
+    """The event's publication on the monotonic clock (see `published_monotonic`)."""
     _text: str | None = None
     _deflated: bytes | None = None
 
@@ -148,6 +164,12 @@ class Prepared:
         if self._deflated is None:
             self._deflated = deflate(self.text())
         return self._deflated
+
+
+def published_monotonic(event: Event) -> float:
+    """When `event` was published, on the monotonic clock (never later than now: an event
+    from an instance whose clock runs ahead counts as published now)."""
+    return time.monotonic() - max(0.0, time.time() - event.published_at)
 
 
 def deflate(text: str) -> bytes:
@@ -170,9 +192,13 @@ class ChannelState:
     filter: Filter
     buffer: list[Prepared] = field(default_factory=list)
     skipped: int = 0
-    last_sent: float = float("-inf")
+    slot: float = float("-inf")
+    """Monotonic time from which (less the jitter allowance) the next message may go out."""
     in_flight: int = 0
     timer: asyncio.TimerHandle | None = None
+    last_seq: int = 0
+    """The newest event taken: the latest event sent on subscribing may also be on its way
+    through the channel's pump, and must not come twice (nor hold the next one back)."""
 
 
 class ClientSession:
@@ -207,7 +233,7 @@ class ClientSession:
         if latest is not None:
             data = flt.apply(latest.payload)
             if data is not None:
-                self.deliver(channel, Prepared(latest, data))
+                self.deliver(channel, Prepared(latest, data, published_monotonic(latest)))
 
     def unsubscribe(self, channel: str, notice: dict[str, Any] | None = None) -> None:
         """Stop a channel; `notice` (if any) tells the client why."""
@@ -222,14 +248,15 @@ class ClientSession:
     def deliver(self, channel: str, prepared: Prepared) -> None:
         """Take one event: send now if the channel was quiet for a second, else batch it."""
         state = self.channels.get(channel)
-        if state is None or self.closed:
+        if state is None or self.closed or prepared.event.seq <= state.last_seq:
             return
+        state.last_seq = prepared.event.seq
         state.buffer.append(prepared)
         if len(state.buffer) > MAX_BATCH:
             del state.buffer[0]
             state.skipped += 1
         if state.timer is None:
-            wait = state.last_sent + self.hub.throttle_s - time.monotonic()
+            wait = state.slot - JITTER * self.hub.throttle_s - time.monotonic()
             if wait <= 0:
                 self._flush(channel)
             else:
@@ -257,9 +284,9 @@ class ClientSession:
             message = update_text(channel, [p.item() for p in state.buffer], state.skipped)
             if self.encoding:
                 message = deflate(message)
+        state.slot = max(state.slot, state.buffer[0].published) + self.hub.throttle_s
         state.buffer, state.skipped = [], 0
         state.in_flight += 1
-        state.last_sent = time.monotonic()
         _MESSAGES[channel].inc()
         self.outbox.put_nowait((channel, message))
 
@@ -373,6 +400,7 @@ class StreamHub:
     def _dispatch(self, event: Event) -> None:
         """Filter once per distinct filter, then hand the event to every subscribed session."""
         prepared: dict[Filter, Prepared | None] = {}
+        published = published_monotonic(event)
         for session in list(self._by_channel.get(event.channel, ())):
             state = session.channels.get(event.channel)
             if state is None:
@@ -380,7 +408,7 @@ class StreamHub:
             flt = state.filter
             if flt not in prepared:
                 data = flt.apply(event.payload)
-                prepared[flt] = None if data is None else Prepared(event, data)
+                prepared[flt] = None if data is None else Prepared(event, data, published)
             item = prepared[flt]
             if item is not None:
                 try:

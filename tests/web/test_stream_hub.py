@@ -108,6 +108,38 @@ def test_updates_are_throttled_to_one_per_second_and_batched() -> None:
     assert [e["data"]["n"] for e in got[1]["events"]] == list(range(1, 10))
 
 
+def test_events_at_the_throttle_rate_go_out_at_once_despite_jitter() -> None:
+    """A tick every second that jitters by 0.2 s is sent as it comes: the throttle counts from
+    each message's slot, so a late tick does not push the next on-time one later."""
+
+    async def main() -> list[tuple[int, float]]:
+        bus = EventBus()
+        hub = StreamHub(bus, throttle_s=1.0)
+        session = hub.open("test")
+        session.subscribe("server-metrics", Filter())
+        await asyncio.sleep(0.05)
+        got: list[tuple[int, float]] = []  # (n, seconds from publish to the queued message)
+        start = time.monotonic()
+        published: dict[int, float] = {}
+        for n, at in enumerate((0.0, 1.2, 2.0, 3.2, 4.0)):  # late, on time, late, on time
+            await asyncio.sleep(max(0.0, start + at - time.monotonic()))
+            published[n] = time.monotonic()
+            bus.publish("server-metrics", {"n": n})
+            while len(got) <= n:
+                channel, text = await asyncio.wait_for(session.next_message(), 2.0)
+                session.sent(channel)
+                if channel == "server-metrics":
+                    assert isinstance(text, str)
+                    events = json.loads(text)["events"]
+                    got += [(e["data"]["n"], time.monotonic() - published[n]) for e in events]
+        await hub.stop()
+        return got
+
+    got = aio.run(main())
+    assert [n for n, _ in got] == [0, 1, 2, 3, 4]  # one message each, none batched
+    assert max(delay for _, delay in got) < 0.1, got  # strict 1 s gaps held #2 and #4 0.2 s
+
+
 def test_a_new_subscriber_gets_the_latest_state_filtered() -> None:
     async def main() -> list[dict[str, Any]]:
         bus = EventBus()
@@ -127,6 +159,25 @@ def test_a_new_subscriber_gets_the_latest_state_filtered() -> None:
     assert kinds == ["subscribed", "update", "error", "error"], kinds
     servers = messages[1]["events"][0]["data"]["servers"]
     assert [s["name"] for s in servers] == ["db-1"]
+
+
+def test_an_event_in_flight_when_a_client_subscribes_comes_once() -> None:
+    """The latest event, sent on subscribing, may still be queued for the channel's pump."""
+
+    async def main() -> list[dict[str, Any]]:
+        bus = EventBus()
+        hub = StreamHub(bus)
+        hub.open("test").subscribe("server-metrics", Filter())  # starts the channel's pump
+        await asyncio.sleep(0.05)
+        bus.publish("server-metrics", FLEET)  # queued for the pump, and the latest already
+        late = hub.open("test")
+        late.subscribe("server-metrics", Filter())
+        messages = await take(late, 1.3)
+        await hub.stop()
+        return updates(messages)
+
+    got = aio.run(main())
+    assert [[e["seq"] for e in m["events"]] for m in got] == [[1]]
 
 
 def test_a_slow_client_is_dropped_from_the_channel_without_slowing_others() -> None:
