@@ -84,14 +84,14 @@ def test_instance_survives_postgres_restart_and_loses_no_write(
     # Notifications go on: an alert fired now is delivered, a silenced one is held back.
     fire(client, "DuringOutage")
     fire(client, "During")
-    wait_until(lambda: sink.bodies, timeout_s=10, what="a notification while PostgreSQL is down")
+    wait_until(lambda: sink.bodies, timeout_s=20, what="a notification while PostgreSQL is down")
     silenced = {s["id"] for s in client.get("/api/v1/silences").json()["data"]}
     assert {before_id, during_id} <= silenced, "silences are served from memory"
     time.sleep(1.5)  # another flush: the silenced alert stays silent
     assert [b["alerts"][0]["labels"]["alertname"] for b in sink.bodies] == ["DuringOutage"]
 
     private_postgres.start()
-    wait_until(lambda: meta.retry.pending == 0, timeout_s=15, what="queued writes to land")
+    wait_until(lambda: meta.retry.pending == 0, timeout_s=20, what="queued writes to land")
     wait_until(lambda: client.get("/-/ready").text == "OpenManager is Ready.\n", what="ready")
     made = client.post("/api/v1/admin/keys", json={"name": "after", "role": "viewer"})
     assert made.status_code == 200, made.text
