@@ -101,6 +101,15 @@ def test_roles_on_both_backends(make: Make, meta_backend: MetaBackend) -> None:
     assert client.get("/api/v1/fleet", headers=_auth(made["key"])).status_code == 401
 
 
+def test_revocation_takes_effect_at_once_despite_the_key_cache(make: Make) -> None:
+    client, platform = make(auth=True, key_cache_ttl="1h")
+    key, info = platform.keys.create("dash", "viewer")
+    assert client.get("/api/v1/fleet", headers=_auth(key)).status_code == 200
+    assert client.get("/api/v1/fleet", headers=_auth(key)).status_code == 200  # from the cache
+    platform.keys.revoke(str(info.id))
+    assert client.get("/api/v1/fleet", headers=_auth(key)).status_code == 401
+
+
 def test_every_route_needs_a_key_when_auth_is_on(make: Make) -> None:
     client, platform = make(auth=True)
     public = {"/-/healthy", "/-/ready", "/"}

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from openmanager import __version__
 from openmanager.api.errors import install_error_handlers
@@ -40,6 +41,22 @@ from openmanager.services.platform import Platform
 from openmanager.units import parse_duration
 
 
+class OpenManagerAPI(FastAPI):
+    """FastAPI with our own layers (request ids, CORS, security, the fleet fast path) wrapped
+    around its whole middleware stack rather than inside it.
+
+    They are plain ASGI and handle their own errors, so placing them outermost changes no
+    response; it spares the most polled requests FastAPI's error, telemetry and body-limit
+    layers, which together cost about as much as the fleet summary's answer itself.
+    """
+
+    outer: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack if self.outer is None else self.outer(stack)
+
+
 def create_app(platform: Platform, on_started: Callable[[], None] | None = None) -> FastAPI:
     """Build the HTTP app over a platform; the platform starts and stops with the app.
 
@@ -56,7 +73,7 @@ def create_app(platform: Platform, on_started: Callable[[], None] | None = None)
         finally:
             await platform.stop()
 
-    app = FastAPI(
+    app = OpenManagerAPI(
         title="OpenManager",
         version=__version__,
         description="Server monitoring with an embedded TSDB and a Prometheus-compatible API.",
@@ -87,29 +104,35 @@ def create_app(platform: Platform, on_started: Callable[[], None] | None = None)
         app.include_router(module.router)
     app.include_router(notify_routes.router)
     app.include_router(keys.router)
-    app.add_middleware(FleetFastPath, platform=platform)  # inside security: auth still applies
-    install_security(app, platform)
     install_openapi(app, auth=platform.settings.security.auth)
-    app.add_middleware(RequestContextMiddleware)  # outermost: 401/413/429 carry request ids too
+    app.outer = outer_layers(platform)
     return app
 
 
-def install_security(app: FastAPI, platform: Platform) -> None:
-    """Size limits, keys and roles, rate limits; CORS outermost so preflights are answered."""
+def outer_layers(platform: Platform) -> Callable[[ASGIApp], ASGIApp]:
+    """From the outside in: request ids (so 401/413/429 carry them too), CORS (so preflights
+    are answered), size limits, keys and roles, rate limits, then the fleet fast path."""
     sec = platform.settings.security
-    app.add_middleware(
-        SecurityMiddleware,
-        auth=sec.auth,
-        keys=platform.keys,
-        limits=RateLimits(sec.rate_limit_per_ip, sec.rate_limit_per_key, sec.rate_limit_storage),
-        max_body_bytes=sec.max_body_bytes,
-        key_cache_ttl_s=parse_duration(sec.key_cache_ttl) / 1000,
-    )
-    if sec.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=sec.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
-            expose_headers=["Retry-After"],
+    limits = RateLimits(sec.rate_limit_per_ip, sec.rate_limit_per_key, sec.rate_limit_storage)
+
+    def wrap(stack: ASGIApp) -> ASGIApp:
+        app: ASGIApp = FleetFastPath(stack, platform)  # inside security: auth still applies
+        app = SecurityMiddleware(
+            app,
+            auth=sec.auth,
+            keys=platform.keys,
+            limits=limits,
+            max_body_bytes=sec.max_body_bytes,
+            key_cache_ttl_s=parse_duration(sec.key_cache_ttl) / 1000,
         )
+        if sec.cors_origins:
+            app = CORSMiddleware(
+                app,
+                allow_origins=sec.cors_origins,
+                allow_methods=["*"],
+                allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+                expose_headers=["Retry-After"],
+            )
+        return RequestContextMiddleware(app)
+
+    return wrap

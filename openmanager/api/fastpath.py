@@ -2,10 +2,11 @@
 
 Dashboards and load balancers poll the fleet summary far more than anything else. Its body
 is rendered once per simulator tick (or per shared event from Redis); this ASGI layer sends
-those bytes without FastAPI's routing and dependency resolution, which cost most of the
-request otherwise. It sits inside the security middleware, so keys, roles and rate limits
-apply as to every route; the FastAPI route of the same path stays for the OpenAPI spec and
-answers whenever there is no fleet (the 503 that explains why).
+those bytes before FastAPI's own middleware stack, routing and dependency resolution, which
+cost most of the request otherwise. It sits inside the request-id and security layers (see
+`openmanager.api.app.OpenManagerAPI`), so keys, roles, rate limits, request ids and latency
+metrics apply as to every route; the FastAPI route of the same path stays for the OpenAPI spec
+and answers whenever there is no fleet (the 503 that explains why).
 """
 
 from __future__ import annotations

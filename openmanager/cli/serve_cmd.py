@@ -68,6 +68,7 @@ def serve(
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.server.log_level,
+        access_log=settings.server.access_log,
         timeout_graceful_shutdown=10,
         log_config=None,  # uvicorn's loggers go through ours (text or JSON, with request ids)
     )

@@ -35,6 +35,10 @@ class ServerSettings(Section):
         "text",
         description="`text` for people, `json` for log shippers (one object a line, with request ids).",
     )
+    access_log: bool = Field(
+        True,
+        description="Log one line per HTTP request (at info level); off saves CPU on heavily polled endpoints.",
+    )
 
 
 class RetentionSettings(Section):

@@ -7,8 +7,10 @@ otherwise a new one is made; the response carries it back.
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
-import uuid
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,6 +19,15 @@ from openmanager.observability.metrics import HTTP_REQUEST_SECONDS
 
 HEADER = b"x-request-id"
 MAX_ID_LENGTH = 128
+
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count(int.from_bytes(os.urandom(4)))
+
+
+def new_request_id() -> str:
+    """32 hex digits, unique per request: a random per-process prefix and a counter
+    (a tenth of uuid4's cost, which showed in profiles of the fleet summary)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -33,12 +44,23 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._observers: dict[tuple[str, str, int], Callable[[float], None]] = {}
+
+    def _observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Observe one latency; labelled children are looked up once per (route, method, code)."""
+        key = (route, method, status)
+        observe = self._observers.get(key)
+        if observe is None:
+            observe = HTTP_REQUEST_SECONDS.labels(route, method, str(status)).observe
+            if len(self._observers) < 10_000:  # bounded: methods and codes come from clients
+                self._observers[key] = observe
+        observe(seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        rid = _incoming_id(scope) or uuid.uuid4().hex
+        rid = _incoming_id(scope) or new_request_id()
         token = REQUEST_ID.set(rid)
         started = time.perf_counter()
         status = 500
@@ -57,7 +79,5 @@ class RequestContextMiddleware:
             if scope["type"] == "http":
                 route = scope.get("route")
                 template = getattr(route, "path", None) or "unmatched"
-                HTTP_REQUEST_SECONDS.labels(template, scope["method"], str(status)).observe(
-                    time.perf_counter() - started
-                )
+                self._observe(template, scope["method"], status, time.perf_counter() - started)
             REQUEST_ID.reset(token)

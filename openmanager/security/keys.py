@@ -75,6 +75,9 @@ class KeyStore:
     def __init__(self, db: MetaDB, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self.clock = clock
+        self.revision = 0
+        """Bumped on every revocation or user change, so verification caches of this process
+        drop what they know at once (other instances within `security.key_cache_ttl`)."""
 
     # users
     def add_user(self, name: str, role: str) -> None:
@@ -110,6 +113,7 @@ class KeyStore:
                 user.disabled = disabled
 
         self.db.retry.call(work)
+        self.revision += 1
 
     # keys
     def create(
@@ -201,7 +205,9 @@ class KeyStore:
                     row.revoked_at = self.clock()
                 return self._info(row, "")
 
-        return self.db.retry.call(work)
+        info = self.db.retry.call(work)
+        self.revision += 1
+        return info
 
     def verify(self, secret: str) -> Principal | None:
         """The principal of a valid, unexpired, unrevoked key of an enabled user; else None."""

@@ -52,6 +52,7 @@ class SecurityMiddleware:
         self.ttl = key_cache_ttl_s
         self.clock = clock
         self._cache: dict[str, tuple[Principal | None, float]] = {}
+        self._revision = keys.revision if keys is not None else 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -94,7 +95,7 @@ class SecurityMiddleware:
                 if wait is not None:
                     await self._too_many(scope, receive, send, wait, "this API key")
                     return
-        if scope["type"] == "http":
+        if scope["type"] == "http" and _may_exceed(scope, headers):
             await self._call_limited(scope, receive, send)
         else:
             await self.app(scope, receive, send)
@@ -105,19 +106,22 @@ class SecurityMiddleware:
     async def _call_limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app, counting body bytes as they arrive (chunked bodies have no length)."""
         seen = 0
-        started = False
+        started = too_large = False
 
         async def counted_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
+                    too_large = True
                     raise BodyTooLarge
             return message
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
+            if too_large:  # FastAPI's error layer answers 500 for it; the 413 below replaces that
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -131,6 +135,9 @@ class SecurityMiddleware:
 
     async def _principal(self, secret: str) -> Principal | None:
         now = self.clock()
+        if self.keys is not None and self.keys.revision != self._revision:
+            self._cache.clear()  # a key was revoked or a user disabled here: forget at once
+            self._revision = self.keys.revision
         cached = self._cache.get(secret)
         if cached is not None and cached[1] > now:
             return cached[0]
@@ -175,6 +182,13 @@ class SecurityMiddleware:
 
 def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+
+
+def _may_exceed(scope: Scope, headers: dict[str, str]) -> bool:
+    """Whether the body must be counted as it is read. An HTTP/1.x request without
+    Transfer-Encoding has no body or one of the Content-Length checked before (the server
+    enforces it), so most requests skip the counting wrappers."""
+    return "transfer-encoding" in headers or scope.get("http_version") not in ("1.1", "1.0")
 
 
 def _presented_key(scope: Scope, headers: dict[str, Any]) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 from openmanager.promql.engine import Engine, QueryResult
 from openmanager.tsdb.storage import Storage
@@ -13,6 +14,45 @@ from openmanager.tsdb.storage import Storage
 log = logging.getLogger(__name__)
 
 QUERY_SECONDS = Histogram("openmanager_query_duration_seconds", "PromQL evaluation time.", ["kind"])
+QUERY_CACHE = Counter(
+    "openmanager_query_cache_total",
+    "Instant queries of the HTTP API by cache outcome.",
+    ["outcome"],
+)
+
+
+class InstantCache:
+    """Instant query results by (expression, time) while the stored data is unchanged.
+
+    Dashboards and load balancers send the same expression many times a second; between two
+    writes the answer at one time cannot differ. Works with a storage that counts its changes
+    (`generation`, the embedded TSDB); with any other backend nothing is cached.
+    """
+
+    def __init__(self, storage: Storage, max_entries: int = 1024) -> None:
+        self._storage = storage
+        self._max = max_entries
+        self._entries: dict[tuple[str, int], tuple[int, QueryResult]] = {}
+        self._lock = threading.Lock()
+
+    def generation(self) -> int | None:
+        """The storage's change counter now; None when it keeps none (no caching)."""
+        gen = getattr(self._storage, "generation", None)
+        return gen if isinstance(gen, int) else None
+
+    def get(self, expr: str, time_ms: int) -> QueryResult | None:
+        """The cached answer, if the data has not changed since it was computed."""
+        hit = self._entries.get((expr, time_ms))
+        if hit is None or hit[0] != self.generation():
+            return None
+        return hit[1]
+
+    def put(self, expr: str, time_ms: int, generation: int, result: QueryResult) -> None:
+        """Remember `result`, computed from data at `generation` (read before evaluating)."""
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()  # simple bound; entries of old generations are dead anyway
+            self._entries[(expr, time_ms)] = (generation, result)
 
 
 class QueryService:
@@ -24,6 +64,29 @@ class QueryService:
         self, storage: Storage, *, lookback_delta_ms: int = 300_000, timeout_s: float = 120.0
     ) -> None:
         self.engine = Engine(storage, lookback_delta_ms, timeout_s=timeout_s)
+        self.cache = InstantCache(storage)
+
+    def peek(self, expr: str, time_ms: int) -> QueryResult | None:
+        """The cached answer of `expr` at one time, if still valid (cheap: no evaluation)."""
+        hit = self.cache.get(expr, time_ms)
+        if hit is not None:
+            QUERY_CACHE.labels("hit").inc()
+        return hit
+
+    def cached_instant(self, expr: str, time_ms: int) -> QueryResult:
+        """`expr` at one time, from the cache when the data has not changed since.
+
+        The result is shared: callers must not modify it.
+        """
+        hit = self.peek(expr, time_ms)
+        if hit is not None:
+            return hit
+        QUERY_CACHE.labels("miss").inc()
+        generation = self.cache.generation()  # before evaluating: a write meanwhile invalidates
+        result = self.instant(expr, time_ms)
+        if generation is not None:
+            self.cache.put(expr, time_ms, generation, result)
+        return result
 
     def instant(self, expr: str, time_ms: int) -> QueryResult:
         """`expr` evaluated at one time."""

@@ -200,6 +200,7 @@ class BulkImport:
         meta = dict(self._storage.head.meta)
         meta.update(self._meta)
         outcome = self._storage.blocks.import_raw(series, meta, self._span)
+        self._storage.changed()
         s = self.summary
         s.written += sum(m.num_samples for m in outcome.blocks)
         s.blocks += len(outcome.blocks)

@@ -76,6 +76,10 @@ class EmbeddedStorage:
         self._now = now_ms
         self._head_lock = threading.RLock()
         self._cut_mutex = threading.Lock()
+        self._generation_lock = threading.Lock()
+        self.generation = 0
+        """Bumped after every change that can alter a query's answer (appends, imports,
+        deletes, cuts, maintenance), so caches of query results know when to forget them."""
         try:
             self.block_ms = parse_duration(self.settings.block_duration)
             if self.block_ms < 1000:
@@ -126,13 +130,21 @@ class EmbeddedStorage:
     # -- write -------------------------------------------------------------------------------
 
     def append(self, batch: SampleBatch) -> AppendResult:
-        """Validate, log durably, then apply; returns once the accepted part survives a crash."""
+        """Validate, log, apply; returns once the accepted part survives a crash.
+
+        The WAL sync happens after the head lock is released, so concurrent appends share
+        one fdatasync (group commit); samples may be visible to queries just before that.
+        """
+        seq = 0
         with self._head_lock:
             plan = self.head.prepare(batch, self._now())
             if not plan.empty:
-                self.wal.append(plan.wal_record())
+                seq = self.wal.append(plan.wal_record(), sync=False)
                 self.head.commit(plan)
+                self.changed()
             span = self.head.time_range()
+        if seq:
+            self.wal.sync(seq)
         SAMPLES_INGESTED.inc(plan.result.accepted)
         width = 0 if span is None else span[1] - span[0]
         if width > self.block_ms * 3:  # the cutter fell behind: cut here (back-pressure)
@@ -140,6 +152,11 @@ class EmbeddedStorage:
         elif width > self.block_ms * 3 // 2:
             self._cutter.request()
         return plan.result
+
+    def changed(self) -> None:
+        """Note that stored data changed (after the change is visible to readers)."""
+        with self._generation_lock:
+            self.generation += 1
 
     def now_ms(self) -> int:
         """The store's clock (wall time unless a test injects one)."""
@@ -221,6 +238,7 @@ class EmbeddedStorage:
             self.wal.append(WalCut(before_ms))
             dropped = self.head.drop_before(before_ms)
             self.wal.checkpoint(self.head.snapshot())
+        self.changed()
         log.info(
             "cut %d samples (%d late) before t=%d into blocks; %d idle series left the head",
             len(run.refs) + len(late.refs),
@@ -253,6 +271,7 @@ class EmbeddedStorage:
         """Periodic work: cut the head if due, then compaction, downsampling and retention."""
         self._cut_while_due()
         self.blocks.maintain(self._now())
+        self.changed()  # retention may have dropped data
 
     # -- read --------------------------------------------------------------------------------
 
@@ -335,6 +354,7 @@ class EmbeddedStorage:
                     self.wal.append(WalTombstone(refs, start_ms, end_ms))
                     self.head.delete(refs, start_ms, end_ms)
             self.blocks.delete(matchers, start_ms, end_ms)
+            self.changed()
         return len(touched)
 
     def wait_for_cuts(self, timeout: float | None = None) -> bool:

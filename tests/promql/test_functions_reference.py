@@ -99,12 +99,12 @@ def test_matches_reference_on_finite_values(case: tuple[RangeSeries, list[int], 
 @given(scenario(with_specials=False))
 def test_prefix_sum_paths_match_reference(case: tuple[RangeSeries, list[int], int, int]) -> None:
     # Force the prefix-sum strategy even where windows barely overlap.
-    old = _sums.DENSE_FACTOR
-    _sums.DENSE_FACTOR = -1
+    old = _sums.DENSE_FACTOR, regression.PREFIX_FACTOR
+    _sums.DENSE_FACTOR = regression.PREFIX_FACTOR = -1
     try:
         _check(*case, rel=1e-9)
     finally:
-        _sums.DENSE_FACTOR = old
+        _sums.DENSE_FACTOR, regression.PREFIX_FACTOR = old
 
 
 @contextmanager

@@ -113,6 +113,9 @@ def _prefix_fit(
     return slope, intercept, suspect
 
 
+PREFIX_FACTOR = 8.0
+"""Regressions use long-double prefix sums only above this overlap (windows' samples over the
+series' samples); below it, summing shared segments or each window costs less."""
 SEGMENT_COSTS = (2, 40, 2)
 """Cost of a sample of the segments' span, of a segment and of a (window, segment) pair, in
 gathered window samples (measured: 0.35, 7 and 0.3 us against 0.18 us per gathered sample)."""
@@ -215,7 +218,7 @@ def regression(
     ok = (hi - lo) >= 2
     lo_ok, hi_ok = np.where(ok, lo, 0), np.where(ok, hi, 0)
     with np.errstate(all="ignore"):
-        if use_prefix(lo_ok, hi_ok, len(s.values)):
+        if use_prefix(lo_ok, hi_ok, len(s.values), PREFIX_FACTOR):
             slope, intercept, suspect = _prefix_fit(s, lo_ok, hi_ok, origin, horizon)
         elif (seg := _worth_segments(lo_ok, hi_ok)) is not None:
             slope, intercept, suspect = _segment_fit(s, seg, lo_ok, hi_ok, origin)
