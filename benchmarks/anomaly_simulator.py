@@ -1,6 +1,7 @@
 """Detectors on the simulated fleet, scored against the simulator's ground truth.
 
-Usage: python benchmarks/anomaly_simulator.py [--days 30] [--step 60] [--threshold 0.65] [--no-faults]
+Usage: python benchmarks/anomaly_simulator.py [--days 30] [--seed 1] [--step 60] [--threshold 0.65]
+[--detector server_ensemble] [--settings JSON] [--no-faults]
 Per server it scores one signal per metric family (counters as rates, summed over the
 server's series), streams them through the server ensemble (the anomaly service's default)
 and groups consecutive flags into events (flags less than 15 minutes apart are one event). Each family is watched in the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
 from collections import defaultdict
 
@@ -73,12 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the simulated period and print the per-scenario table."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--days", type=float, default=30.0)
+    ap.add_argument("--seed", type=int, default=1, help="simulator seed (fleet, noise, faults)")
     ap.add_argument("--step", type=int, default=60, help="seconds between samples")
     ap.add_argument("--threshold", type=float, default=THRESHOLD)
     ap.add_argument("--detector", default="server_ensemble")
+    ap.add_argument("--settings", default=None, help="detector settings as JSON (every family)")
     ap.add_argument("--no-faults", action="store_true")
     args = ap.parse_args(argv)
-    sim = Simulator(SimulatorSettings(faults=not args.no_faults), start_ms=T0)
+    sim = Simulator(SimulatorSettings(seed=args.seed, faults=not args.no_faults), start_ms=T0)
     keys, agg = signals(sim)
     group = np.array(
         [f"{fam.endswith('_total')}:{FAMILIES[fam]}:{fam in TRAFFIC}" for _, fam in keys]
@@ -91,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             conf["direction"] = g.split(":")[1]
         if "log" in fields and g.endswith("True"):
             conf["log"] = True
+        conf.update(json.loads(args.settings) if args.settings else {})
         dets[g] = create(args.detector, conf, n_series=int((group == g).sum()))
     end = T0 + int(args.days * 86_400_000)
     flags: list[np.ndarray] = []
@@ -130,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         by_scn[f.scenario].append((min(hits) - f.start_ms) / 1000.0 if hits else None)
     n_days = (end - T0 - 86_400_000) / 86_400_000
     print(
-        f"{args.days:g} simulated days, {len(keys)} signals ({len(sim.fleet)} servers), step {args.step}s, "
+        f"{args.days:g} simulated days (seed {args.seed}), {len(keys)} signals ({len(sim.fleet)} servers), step {args.step}s, "
         f"{flag.size / elapsed:,.0f} samples/s; threshold {args.threshold}; first day = history"
     )
     print(f"{'scenario':24s} {'faults':>6s} {'recall':>7s} {'median TTD':>11s}")

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,19 @@ def meta_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Met
     if request.param == "sqlite":
         yield MetaBackend("sqlite", f"sqlite:///{tmp_path / 'meta.db'}", "")
         return
+    with _pg_schema() as backend:
+        yield backend
+
+
+@pytest.fixture
+def shared_postgres() -> Iterator[MetaBackend]:
+    """The shared PostgreSQL only, in a fresh schema (dropped after the test)."""
+    with _pg_schema() as backend:
+        yield backend
+
+
+@contextmanager
+def _pg_schema() -> Iterator[MetaBackend]:
     error = _pg_reachable()
     require(error is None, f"PostgreSQL at {PG_URL} is not reachable: {error}")
     schema = f"om_test_{uuid.uuid4().hex[:12]}"

@@ -251,6 +251,23 @@ class Dispatcher:
 
         return done
 
+    def reload_log(self) -> int:
+        """Take in the notification log as stored (by whichever instance led before us).
+
+        Called when this instance becomes the leader: what the previous leader already
+        notified is not sent again (instances sharing a metadata store share the log).
+        Entries newer here than in the store are kept. Returns the entries taken.
+        """
+        stored = self.store.logs()
+        taken = 0
+        with self._lock:
+            for key, (firing, resolved, at) in stored.items():
+                mine = self._log.get(key)
+                if mine is None or mine.at < at:
+                    self._log[key] = _LogEntry(frozenset(firing), frozenset(resolved), at)
+                    taken += 1
+        return taken
+
     def forget_log(self, before: float) -> None:
         """Drop notification-log entries last written before `before`."""
         with self._lock:

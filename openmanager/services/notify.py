@@ -127,6 +127,8 @@ class NotifyService:
             external_url=settings.external_url,
         )
         self._closed = False
+        self._leading = False
+        """True once this instance, leading, has taken in the stored notification log."""
         self._pruned_at = 0.0
         self.retention_s = parse_duration(settings.history_retention) / 1000
         self.started_at = clock()
@@ -150,7 +152,17 @@ class NotifyService:
     def tick(self) -> None:
         """Flush due groups (a scheduler job, every second); prune old history hourly."""
         if not self.active():
+            self._leading = False
             return
+        if not self._leading:  # just became the leader: learn what was notified before us
+            try:
+                taken = self.dispatcher.reload_log()
+            except Exception as exc:  # the store is away: go on with the log we have
+                log.warning("notify: could not reload the notification log: %s", exc)
+            else:
+                self._leading = True
+                if taken:
+                    log.info("notify: took over %d notification-log entries", taken)
         now = self.clock()
         self.dispatcher.tick(now)
         if now - self._pruned_at >= PRUNE_INTERVAL_S:

@@ -130,14 +130,21 @@ class EmbeddedStorage:
     # -- write -------------------------------------------------------------------------------
 
     def append(self, batch: SampleBatch) -> AppendResult:
-        """Validate, log durably, then apply; returns once the accepted part survives a crash."""
+        """Validate, log, apply; returns once the accepted part survives a crash.
+
+        The WAL sync happens after the head lock is released, so concurrent appends share
+        one fdatasync (group commit); samples may be visible to queries just before that.
+        """
+        seq = 0
         with self._head_lock:
             plan = self.head.prepare(batch, self._now())
             if not plan.empty:
-                self.wal.append(plan.wal_record())
+                seq = self.wal.append(plan.wal_record(), sync=False)
                 self.head.commit(plan)
                 self.changed()
             span = self.head.time_range()
+        if seq:
+            self.wal.sync(seq)
         SAMPLES_INGESTED.inc(plan.result.accepted)
         width = 0 if span is None else span[1] - span[0]
         if width > self.block_ms * 3:  # the cutter fell behind: cut here (back-pressure)

@@ -3,6 +3,10 @@
 Layout under the WAL directory: segments `00000000`, `00000001`, ... and at most one
 `checkpoint.NNNNNNNN` holding the live head state that replaces every segment below NNNNNNNN.
 A torn or corrupted tail is cut at the last good record, with a warning saying what was lost.
+
+Group commit: `append(record, sync=False)` writes a record and returns its sequence number;
+`sync(seq)` returns once that record is on disk. Concurrent writers waiting in `sync` share
+one fdatasync (whoever syncs covers every record written before it started).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 import os
 import re
 import struct
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -100,6 +105,12 @@ class WriteAheadLog:
         self._segment = -1
         self._segment_bytes = 0
         self._replayed = False
+        self._written = 0
+        """Sequence number of the last record written (appends hold the caller's lock)."""
+        self._synced = 0
+        """Sequence number up to which every record is known to be on disk."""
+        self._sync_lock = threading.Lock()
+        """Held while syncing or swapping the segment file, so an fd is never synced closed."""
 
     # -- files -------------------------------------------------------------------------------
 
@@ -185,18 +196,23 @@ class WriteAheadLog:
     # -- append --------------------------------------------------------------------------------
 
     def _open_segment(self, n: int) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-        path = self._seg_path(n)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._segment = n
-        self._segment_bytes = os.fstat(self._fd).st_size
-        if self.fsync:
-            _fsync_dir(self.dir)
+        with self._sync_lock:
+            if self._fd is not None:
+                if self.fsync and self._synced < self._written:
+                    os.fdatasync(self._fd)  # records still waiting for a group sync
+                self._synced = self._written
+                os.close(self._fd)
+            path = self._seg_path(n)
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._segment = n
+            self._segment_bytes = os.fstat(self._fd).st_size
+            if self.fsync:
+                _fsync_dir(self.dir)
 
-    def append(self, record: WalRecord) -> None:
-        """Write one record; once this returns it survives a crash of the process (and of the
-        machine when fsync is on)."""
+    def append(self, record: WalRecord, *, sync: bool = True) -> int:
+        """Write one record; returns its sequence number. With `sync` (the default) it survives
+        a crash of the process and (fsync on) of the machine once this returns; without, it
+        does once `sync(seq)` returns. Callers serialise appends (the storage's head lock)."""
         if not self._replayed:
             raise Unavailable("WAL must be replayed before it is appended to")
         data = frame(*wal_records.encode(record))
@@ -206,14 +222,34 @@ class WriteAheadLog:
             raise Unavailable("WAL is closed")
         try:
             _write_all(self._fd, data)
-            if self.fsync:
-                with WAL_FSYNC_SECONDS.time():
-                    os.fdatasync(self._fd)
         except OSError as exc:
             # Never leave a half-written record in front of later ones.
             os.ftruncate(self._fd, self._segment_bytes)
             raise Unavailable(f"cannot write the WAL in {self.dir}: {exc}") from exc
         self._segment_bytes += len(data)
+        self._written += 1
+        seq = self._written
+        if sync:
+            self.sync(seq)
+        return seq
+
+    def sync(self, seq: int) -> None:
+        """Return once record `seq` (and every one before it) is on disk; one fdatasync covers
+        all records written by the time it starts, so concurrent callers share it."""
+        if not self.fsync or self._synced >= seq:
+            return
+        with self._sync_lock:
+            if self._synced >= seq:
+                return  # another caller's sync covered it
+            if self._fd is None:
+                raise Unavailable("WAL is closed")
+            upto = self._written
+            try:
+                with WAL_FSYNC_SECONDS.time():
+                    os.fdatasync(self._fd)
+            except OSError as exc:
+                raise Unavailable(f"cannot sync the WAL in {self.dir}: {exc}") from exc
+            self._synced = upto
 
     def checkpoint(self, records: Iterable[WalRecord]) -> None:
         """Replace every segment written so far by `records` (the live head state)."""
@@ -239,8 +275,10 @@ class WriteAheadLog:
 
     def close(self) -> None:
         """Flush and close the current segment."""
-        if self._fd is not None:
-            if self.fsync:
-                os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        with self._sync_lock:
+            if self._fd is not None:
+                if self.fsync:
+                    os.fsync(self._fd)
+                self._synced = self._written
+                os.close(self._fd)
+                self._fd = None

@@ -49,6 +49,21 @@ def test_ensemble_needs_persistence_and_flags_a_repeated_fault_again() -> None:
     assert s[1, 2000:2020].max() >= 0.6
 
 
+def test_slow_rising_peaks_flag_a_fault_that_ramps_in() -> None:
+    # a fault reaching full strength over 8 samples must not teach the calibration to ignore it
+    # (with the default rise 1 the peaks climb with the ramp; rise < 1 makes them lag behind)
+    rng = np.random.default_rng(7)
+    x = rng.normal(50.0, 2.0, (2, 3000))
+    ramp = np.minimum(np.arange(60) + 1, 8) * 5.0  # +5 per sample up to +40 (20 sigma)
+    x[1, 1500:1560] += ramp
+    x[1, 2500:2560] += ramp
+    conf = {"rise": 0.1, "absorb_below": 1.2}
+    s = create("server_ensemble", conf, n_series=2).update(x, np.arange(3000) * 60.0)
+    assert s[1, 1500:1560].max() >= 0.65
+    assert s[1, 2500:2560].max() >= 0.65
+    assert (s[0] >= 0.65).sum() == 0 and (s[1, :1500] >= 0.65).sum() == 0
+
+
 @pytest.mark.parametrize("name", sorted(set(names()) - {"composite_anomaly"}))
 def test_gaps_nan_constant_and_short_history_do_not_flood(name: str) -> None:
     det = create(name, None, n_series=4)
@@ -89,6 +104,17 @@ def test_memory_leak_flags_sustained_growth_only() -> None:
     assert s[1, 300:].max() > 0.5
     first = int(np.argmax(s[1] > 0.5))
     assert 300 <= first < 420
+
+
+def test_memory_leak_down_watches_a_sustained_decline() -> None:
+    rng = np.random.default_rng(2)
+    x = 40.0 + rng.normal(0.0, 0.5, (2, 600))
+    x[1, 300:] -= np.arange(300) * 0.1  # free memory shrinking steadily on series 1
+    t = np.arange(600) * 60.0
+    down = create("memory_leak", {"direction": "down"}, n_series=2).update(x, t)
+    up = create("memory_leak", None, n_series=2).update(x, t)
+    assert down[0].max() < 0.5 and down[1, 300:].max() > 0.5
+    assert up.max() < 0.5
 
 
 def test_disk_fill_rate_change() -> None:
@@ -158,5 +184,7 @@ def test_registry_and_config_errors() -> None:
         create("robust_z", {"windw": 3})
     with pytest.raises(InvalidInput):
         create("robust_z", {"window": 1})
+    with pytest.raises(InvalidInput, match="rise"):
+        create("server_ensemble", {"rise": 0.0})
     with pytest.raises(InvalidInput):
         create("robust_z").update(np.zeros((3, 4)))

@@ -242,10 +242,10 @@ def test_crash_between_block_write_and_wal_cut(
     store = EmbeddedStorage(settings.path, settings, now_ms=clock)
     real_append = store.wal.append
 
-    def dying_append(rec: object) -> None:
+    def dying_append(rec: object, *, sync: bool = True) -> int:
         if type(rec).__name__ == "WalCut":
             raise OSError("simulated crash before the cut record")
-        real_append(rec)  # type: ignore[arg-type]
+        return real_append(rec, sync=sync)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store.wal, "append", dying_append)
     _feed(store, clock, T0, T0 + 4 * HOUR)  # the cut fails after writing blocks

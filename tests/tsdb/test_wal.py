@@ -172,3 +172,53 @@ def test_any_damage_leaves_a_prefix(tmp_path: Path, cut: float, flip: float | No
     assert len(back) <= len(written)
     for a, b in zip(written, back, strict=False):
         _assert_same(a, b)
+
+
+def test_group_commit_shares_one_sync_and_survives_reopen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records appended without sync wait for one fdatasync that covers them all; concurrent
+    writers share syncs; segment rolls and close sync what is pending; replay has every record."""
+    import os
+    import threading
+    import time
+
+    synced_at: list[int] = []  # records written when each fdatasync started
+    real = os.fdatasync
+    wal = WriteAheadLog(tmp_path, fsync=True, segment_size=20_000)
+    list(wal.replay())
+
+    def slow_sync(fd: int) -> None:
+        synced_at.append(wal._written)
+        time.sleep(0.02)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", slow_sync)
+    seqs = [wal.append(_batch(i), sync=False) for i in range(3)]
+    assert seqs == [1, 2, 3] and synced_at == []
+    wal.sync(2)
+    wal.sync(3)  # covered by the first sync
+    assert synced_at == [3]
+    head_lock = threading.Lock()
+    acked: list[tuple[int, int]] = []  # (seq, syncs started so far covering it)
+
+    def writer(k: int) -> None:
+        for j in range(5):
+            with head_lock:
+                seq = wal.append(_batch(10 + 5 * k + j), sync=False)
+            wal.sync(seq)
+            acked.append((seq, sum(1 for upto in synced_at if upto >= seq)))
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(acked) == 20 and all(covered >= 1 for _, covered in acked)
+    assert len(synced_at) < 1 + 20  # writers shared syncs (segments rolled too)
+    assert len(wal.segments()) > 1
+    wal.close()
+    _, recs = _replay(tmp_path)
+    assert len(recs) == 23
+    got = sorted(int(r.refs[0]) for r in recs if isinstance(r, WalBatch))
+    assert got == [0, 1, 2, *range(10, 30)]

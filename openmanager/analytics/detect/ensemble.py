@@ -36,6 +36,9 @@ class EnsembleConfig(DetectorConfig):
     flagged anomaly) do not raise the peaks, so a repeat of a fault is flagged again (0: all do).
     ``direction`` (up/down/both) is handed to members that take one; "" keeps theirs.
     ``log``: members see log1p(x) (for rates of traffic, whose noise and changes are relative).
+    ``rise``: share of the gap by which a peak climbs toward a larger, unflagged strength per
+    sample (1: at once). Below 1, a fault whose strength ramps in over a few samples outruns
+    its own calibration instead of teaching the ensemble to ignore it.
     """
 
     members: tuple[tuple[str, dict[str, Any]], ...] = field(default=_DEFAULT_MEMBERS)
@@ -48,6 +51,7 @@ class EnsembleConfig(DetectorConfig):
     persist: int = 1
     absorb_below: float = 0.0
     log: bool = False
+    rise: float = 1.0
 
     def validate(self) -> None:
         """Reject out-of-range values."""
@@ -58,6 +62,8 @@ class EnsembleConfig(DetectorConfig):
             raise InvalidInput(f"combine must be max, mean or min, got {self.combine!r}")
         if self.memory < 0 or self.short_memory < 0 or self.gate <= 0 or self.persist < 1:
             raise InvalidInput("need memory, short_memory >= 0 (0 = off), gate > 0, persist >= 1")
+        if not 0.0 < self.rise <= 1.0:
+            raise InvalidInput(f"rise must be in (0, 1], got {self.rise}")
         if self.direction not in ("", "both", "up", "down"):
             raise InvalidInput(f"direction must be both, up or down, got {self.direction!r}")
 
@@ -105,7 +111,7 @@ class Ensemble(Detector):
         slow = 1.0 / max(cfg.short_memory, 1)
         for key, memory in (("peak", cfg.memory), ("short_peak", cfg.short_memory)):
             old = st[key]
-            learned = _decayed_peak(old, held, memory, ok & ~flagged)
+            learned = _decayed_peak(old, held, memory, ok & ~flagged, cfg.rise)
             st[key] = np.where(ok & flagged, np.maximum(old, old + slow * (held - old)), learned)
         self.agree = [col >= cfg.gate for col in cols]
         # evidence comes from the member that saw the strongest deviation (the lead on ties)
@@ -156,12 +162,15 @@ class ServerEnsemble(Ensemble):
     config: ServerEnsembleConfig
 
 
-def _decayed_peak(peak: FloatArray, x: FloatArray, memory: int, ok: BoolArray) -> FloatArray:
-    """Running maximum of x forgetting over ``memory`` samples (0: no memory, the peak stays 0)."""
+def _decayed_peak(
+    peak: FloatArray, x: FloatArray, memory: int, ok: BoolArray, rise: float = 1.0
+) -> FloatArray:
+    """Running maximum of x forgetting over ``memory`` samples (0: no memory, the peak stays 0),
+    climbing ``rise`` of the way toward a larger x per sample."""
     if memory == 0:
         return peak
     decayed = peak * (1.0 - 1.0 / memory)
-    return np.where(ok, np.maximum(decayed, x), decayed)
+    return np.where(ok & (x > decayed), decayed + rise * (x - decayed), decayed)
 
 
 def _combine(cols: list[FloatArray], how: str) -> FloatArray:

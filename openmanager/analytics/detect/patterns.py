@@ -38,11 +38,15 @@ class CpuSpike(RobustZ):
 
 @dataclass(frozen=True)
 class MemoryLeakConfig(RobustZConfig):
-    """Window (samples) of the trend fit and the share of rising steps a leak needs."""
+    """Window (samples) of the trend fit and the share of rising steps a leak needs.
+
+    ``direction`` "down" watches a sustained decline instead (free memory, free disk); "both"
+    either."""
 
     window: int = 60
     rising: float = 0.6
     z_half: float = 8.0
+    direction: str = "up"
 
 
 class MemoryLeak(Detector):
@@ -75,8 +79,14 @@ class MemoryLeak(Detector):
         n_eff = np.minimum(s["age"], float(cfg.window))
         tstat = slope * np.sqrt(vt * np.maximum(n_eff - 2.0, 0.0) / resid)
         self.expected, self.band = s["mx"], np.sqrt(vx) * 3.0
-        gate = (s["up"] >= cfg.rising) & (s["age"] >= cfg.window)
-        return np.where(gate & (slope > 0), tstat, 0.0)
+        full = s["age"] >= cfg.window
+        grows = np.where(full & (s["up"] >= cfg.rising) & (slope > 0), tstat, 0.0)
+        shrinks = np.where(full & (s["up"] <= 1.0 - cfg.rising) & (slope < 0), -tstat, 0.0)
+        if cfg.direction == "up":
+            return grows
+        if cfg.direction == "down":
+            return shrinks
+        return np.maximum(grows, shrinks)
 
 
 @dataclass(frozen=True)
