@@ -3,7 +3,9 @@
 Starts `openmanager serve` (simulated fleet, `security.auth: true`, a viewer key) in a temp
 dir on a free port, then runs `wrk` (Debian package) against each endpoint in turn and prints
 requests/s, latency percentiles, the server's CPU time per request and the load average seen,
-so figures from a shared machine can be judged. Run under the bench lock:
+so figures from a shared machine can be judged, and how often the server's event loop woke
+more than 25 / 100 ms late during each run (its `openmanager_event_loop_lag_seconds` probes,
+10 a second). Run under the bench lock:
 
     flock /work/bench.lock python benchmarks/api_wrk.py --connections 50 --duration 20
 
@@ -23,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
+
+import httpx
 
 from openmanager.bench.process import serve_command, stop_process, wait_ready
 
@@ -59,6 +63,21 @@ def parse_wrk(out: str) -> dict[str, float]:
         "max_ms": to_ms(top[1]) if top else float("nan"),
         "non_2xx": float(bad[1]) if bad else 0.0,
         "socket_errors": 1.0 if errors else 0.0,
+    }
+
+
+def loop_lag(url: str, key: str) -> dict[str, float]:
+    """The server's event-loop lag probes so far: count, and how many were over 25 / 100 ms."""
+    text = httpx.get(f"{url}/metrics", headers={"X-API-Key": key}, timeout=10).text
+    name = "openmanager_event_loop_lag_seconds"
+    got = {
+        m[0]: float(m[1]) for m in re.findall(rf'^{name}_bucket{{le="([^"]+)"}} (\S+)$', text, re.M)
+    }
+    total = got.get("+Inf", 0.0)
+    return {
+        "n": total,
+        "over25": total - got.get("0.025", 0.0),
+        "over100": total - got.get("0.1", 0.0),
     }
 
 
@@ -101,18 +120,20 @@ def main() -> int:
                 f"wrk -t1 -c{args.connections} -d{args.duration}s --latency, one endpoint at a time"
             )
             print(f"{'endpoint':<9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-                  f"{'non-2xx':>7} {'CPU/req':>9} {'load avg 1m':>12}")  # fmt: skip
+                  f"{'non-2xx':>7} {'CPU/req':>9} {'load avg 1m':>12} loop lag >25ms/>100ms/probes")  # fmt: skip
             for name in args.endpoint or ["fleet", "instant"]:
                 cmd = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.duration}s", "--latency",
                        "-H", f"X-API-Key: {key}", url + ENDPOINTS[name]]  # fmt: skip
+                lag0 = loop_lag(url, key)
                 cpu0, load0 = cpu_seconds(proc.pid), os.getloadavg()[0]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
                 cpu1, load1 = cpu_seconds(proc.pid), os.getloadavg()[0]
+                lag = {k: v - lag0[k] for k, v in loop_lag(url, key).items()}
                 r = parse_wrk(out)
                 per_req_us = (cpu1 - cpu0) / max(r["requests"], 1) * 1e6
                 print(f"{name:<9} {r['rps']:>8.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
                       f"{r['max_ms']:>7.0f} {r['non_2xx']:>7.0f} {per_req_us:>7.0f}us "
-                      f"{load0:>5.2f}->{load1:<5.2f}")  # fmt: skip
+                      f"{load0:>5.2f}->{load1:<5.2f} {lag['over25']:.0f}/{lag['over100']:.0f}/{lag['n']:.0f}")  # fmt: skip
                 time.sleep(1)
         finally:
             stop_process(proc, timeout_s=20)

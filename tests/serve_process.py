@@ -14,7 +14,7 @@ from tests.helpers import free_port
 
 @contextmanager
 def serve_process(
-    data_dir: Path, *args: str, timeout_s: float = 60.0, env: dict[str, str] | None = None
+    data_dir: Path, *args: str, timeout_s: float = 120.0, env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Yield (base URL, process) once `/-/ready` answers 200; SIGTERM and reap on exit.
 

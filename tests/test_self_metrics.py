@@ -72,6 +72,9 @@ def test_metrics_cover_ingest_wal_queries_rules_http_streams_memory(
         b, "openmanager_http_request_duration_seconds_count", **http
     )
     assert value(after, "process_resident_memory_bytes") > 10_000_000
+    assert value(after, "openmanager_event_loop_lag_seconds_count") > value(
+        b, "openmanager_event_loop_lag_seconds_count"
+    )
 
 
 def test_request_id_is_echoed_or_made_up(start_instance: Start) -> None:

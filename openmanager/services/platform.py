@@ -25,6 +25,7 @@ from openmanager.meta.db import MetaDB, open_meta
 from openmanager.meta.inventory import ServerRecord, record_servers
 from openmanager.notify.store import SqlNotifyStore
 from openmanager.observability.dependencies import Dependencies
+from openmanager.observability.looplag import probe_loop_lag
 from openmanager.rules.apijson import alerts_json
 from openmanager.security.keys import KeyStore
 from openmanager.security.secrets import reveal
@@ -54,6 +55,8 @@ from openmanager.units import parse_duration
 log = logging.getLogger(__name__)
 
 MAINTENANCE_INTERVAL_S = 60.0
+LOOP_LAG_INTERVAL_S = 0.1
+"""How often the event loop's wake-up lag is probed (openmanager_event_loop_lag_seconds)."""
 """How often storage compacts, downsamples and applies retention."""
 
 META_HEALTH_INTERVAL_S = 5.0
@@ -208,6 +211,7 @@ class Platform:
             self.logs.register(self.scheduler, sim_interval_s)
         self.scheduler.add("storage-maintenance", MAINTENANCE_INTERVAL_S, self.storage.maintain)
         self.scheduler.add("metadata-health", META_HEALTH_INTERVAL_S, self._check_meta)
+        self.scheduler.add("event-loop-lag", LOOP_LAG_INTERVAL_S, probe_loop_lag)
         fc = ForecastService(self.queries, self.storage, self.clock, self.bus.publish)
         self.scheduler.add("forecast-exhaustion", EXHAUSTION_INTERVAL_S, fc.write_exhaustion)
         self.scrape.register(self.scheduler)

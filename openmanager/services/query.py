@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -65,6 +66,21 @@ class QueryService:
     ) -> None:
         self.engine = Engine(storage, lookback_delta_ms, timeout_s=timeout_s)
         self.cache = InstantCache(storage)
+        self._pending: dict[tuple[str, int], asyncio.Future[QueryResult]] = {}
+
+    async def shared_instant(self, expr: str, time_ms: int) -> QueryResult:
+        """`cached_instant` in a worker thread, one evaluation for concurrent equal requests.
+
+        Without it every client polling "now" misses together when the second turns and
+        the evaluations queue behind each other; the waiters hold no thread.
+        """
+        key = (expr, time_ms)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(asyncio.to_thread(self.cached_instant, expr, time_ms))
+            self._pending[key] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(key, None))
+        return await asyncio.shield(pending)  # one client leaving does not cancel the others'
 
     def peek(self, expr: str, time_ms: int) -> QueryResult | None:
         """The cached answer of `expr` at one time, if still valid (cheap: no evaluation)."""

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 
+from prometheus_client import REGISTRY
+
+from openmanager.promql.engine import QueryResult
 from openmanager.samples import SampleBatch, make_labels
 from openmanager.services.platform import Platform
+from openmanager.services.query import QueryService
+from openmanager.tsdb.engine import EmbeddedStorage
 from openmanager.tsdb.matchers import Matcher, MatchType
 from tests.api.conftest import MakeClient
 
@@ -51,3 +58,26 @@ def test_now_is_taken_to_the_second(make_client: MakeClient) -> None:
     )
     value = body.json()["data"]["result"]
     assert float(value[0]) == int(float(value[0]))
+
+
+def test_concurrent_equal_queries_share_one_evaluation(tmp_path: Path) -> None:
+    storage = EmbeddedStorage(tmp_path / "data")
+    try:
+        now_ms = int(time.time()) * 1000
+        series = make_labels("shared_probe", {"job": "t"})
+        storage.append(SampleBatch.from_series([(series, [now_ms - 1000], [3.0])]))
+        queries = QueryService(storage)
+
+        async def ask_many() -> list[QueryResult]:
+            return await asyncio.gather(
+                *(queries.shared_instant("sum(shared_probe)", now_ms) for _ in range(10))
+            )
+
+        misses = REGISTRY.get_sample_value("openmanager_query_cache_total", {"outcome": "miss"})
+        results = asyncio.run(ask_many())
+        after = REGISTRY.get_sample_value("openmanager_query_cache_total", {"outcome": "miss"})
+        assert (after or 0) - (misses or 0) == 1
+        assert all(r is results[0] for r in results)
+        assert float(results[0].series[0].values[0]) == 3.0
+    finally:
+        storage.close()

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from openmanager.analytics.models import DetectorSpec, Labelled, train_detector
 from openmanager.api.app import create_app
 from openmanager.cli.main import app as cli_app
 from openmanager.config import load_settings
@@ -85,11 +86,11 @@ def test_train_promote_reject_rollback_and_the_service_runs_production(
     svc = ModelService(
         meta, queries, clock=lambda: END / 1000, window_ms=36 * 3_600_000, truth=truth_of(faults)
     )
-    v1 = svc.train("busy", check_spec("busy", "cpu_busy", "cusum"))
+    v1 = svc.train("busy", check_spec("busy", "cpu_busy", "seasonal"))
     assert (v1["kind"], v1["stage"], v1["params"]["detector"]) == (
         "detector",
         "production",
-        "cusum",
+        "seasonal",
     )
     m1 = v1["metrics"]
     assert m1["faults"] > 0 and 0 <= m1["f1"] <= 1 and "f1_tuning" in m1
@@ -119,7 +120,7 @@ def test_train_promote_reject_rollback_and_the_service_runs_production(
     later = AnomalyService(
         queries, storage, clock=lambda: END / 1000, promoted=svc.production_detectors
     )
-    assert [a.check.detector for a in later.active() if a.check.name == "busy"] == ["cusum"]
+    assert [a.check.detector for a in later.active() if a.check.name == "busy"] == ["seasonal"]
 
 
 def test_detector_training_errors_are_specific(meta: MetaDB, storage: Storage) -> None:
@@ -150,7 +151,7 @@ def test_api_detector_models(tmp_path: Path) -> None:
     platform = Platform(settings, clock=lambda: END / 1000)
     with TestClient(create_app(platform)) as client:
         platform.models.truth = truth_of(write_busy(platform.storage))
-        body = {"name": "busy", "kind": "detector", "expr": "cpu_busy", "detector": "cusum"}
+        body = {"name": "busy", "kind": "detector", "expr": "cpu_busy", "detector": "seasonal"}
         r = client.post("/api/v1/models/train", json=body)
         assert r.status_code == 200, r.text
         v1 = r.json()["data"]
@@ -189,3 +190,14 @@ def test_cli_detector_models_with_ground_truth_file(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "needs labelled faults" in res.output
     res = run(cli_app, ["models", "list", "--config", str(cfg)])
     assert res.exit_code == 0 and "detector" in res.output and "F1" in res.output
+
+
+def test_without_faults_to_tune_on_the_defaults_are_kept() -> None:
+    rng = np.random.default_rng(2)
+    t = np.arange(3000) * 60.0
+    v = 10 + rng.normal(0, 1, (2, 3000))
+    v[0, 2500:2520] += 12
+    data = Labelled(v, t, ["a", "b"], {"a": [(t[2500], t[2520])]})  # fault in the last third only
+    m = train_detector(data, DetectorSpec("x", "x", "server_ensemble", threshold=0.65))
+    assert m.metrics["f1_tuning"] == 0.0 and m.metrics["faults"] == 1
+    assert m.params["threshold"] == 0.65 and m.params["settings"] == {"persist": 2}

@@ -65,6 +65,16 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, f"browser errors: {errors}"
 
 
+MENU_VIEWS = ("alerts", "anomalies", "incidents", "assistant")
+"""Menu links that appear once the page's probes find their APIs (the served app has them all)."""
+
+
+def wait_for_menu(page: Any) -> None:
+    """Every menu link shown: screenshots for the README show the whole menu."""
+    for view in MENU_VIEWS:
+        page.wait_for_selector(f'#nav a[data-view="{view}"]:not([hidden])', timeout=10_000)
+
+
 @pytest.fixture
 def shot(tmp_path: Path) -> Any:
     """Save a screenshot under the test's tmp dir (the artifact) and copy it to docs/screenshots."""

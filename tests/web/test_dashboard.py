@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.conftest import TICK_S
+from tests.web.conftest import TICK_S, wait_for_menu
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +29,7 @@ def test_overview_shows_the_fleet(server: str, page: Any, shot: Any) -> None:
     assert page.inner_text("#total") == "20"
     page.wait_for_selector('#fleet-chart .chart:not([data-points="0"])', timeout=CHART_TIMEOUT_MS)
     page.wait_for_selector('#conn[data-state="live"]')
+    wait_for_menu(page)
     shot(page, "overview")
 
 
@@ -76,6 +77,7 @@ def test_server_detail_charts_have_data_and_zoom(server: str, page: Any, shot: A
         )
     assert page.inner_text("#server-name") == "db-primary-01"
     assert page.get_attribute("#figures", "data-status") in ("healthy", "warning", "critical")
+    wait_for_menu(page)
     shot(page, "server-detail")
     # drag across the CPU chart: the range becomes absolute and the charts reload with data
     before = int(page.get_attribute('.chart[data-chart="cpu"]', "data-points") or 0)
@@ -106,6 +108,7 @@ def test_explorer_graphs_a_query(server: str, page: Any, shot: Any) -> None:
     )
     for role in roles:
         assert f'role="{role}"' in page.inner_text("#results")
+    wait_for_menu(page)
     shot(page, "explorer")
     page.fill("textarea[name=expr]", "sum(rate(")
     page.click("button[type=submit]")

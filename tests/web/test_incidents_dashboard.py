@@ -30,6 +30,8 @@ INCIDENT_WAIT_S = 4 * TICK_S + 5.0
 """A tick to write the fault, an evaluation to fire, a stream batch, and slack for a loaded machine."""
 
 
+HTTP_TIMEOUT_S = 30.0
+"""Listing incidents ranks their causes (PromQL over hours of data): slow on a loaded machine."""
 CAUSE_WAIT_S = 60.0
 """Ranking steps are 15 s and a change needs two of them after the crash; slack for load."""
 
@@ -38,7 +40,7 @@ def _causes_naming(url: str, server: str, timeout_s: float) -> dict[str, Any]:
     """The incident once its ranked causes name `server` (the crashed one)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        got: dict[str, Any] = httpx.get(url).json()["data"]
+        got: dict[str, Any] = httpx.get(url, timeout=HTTP_TIMEOUT_S).json()["data"]
         if any(c["server"] == server for c in got["causes"]) or time.monotonic() > deadline:
             return got
         time.sleep(1.0)
@@ -70,7 +72,9 @@ def test_incidents_view_lists_an_injected_fault_and_ranks_causes(
     assert row.count() == 0
     started = time.monotonic()
     r = httpx.post(
-        f"{server}/api/v1/fleet/faults", json={"scenario": "service_crash", "server": TARGET}
+        f"{server}/api/v1/fleet/faults",
+        json={"scenario": "service_crash", "server": TARGET},
+        timeout=HTTP_TIMEOUT_S,
     )
     assert r.status_code == 200, r.text
     # no reload: the row arrives over the live `incidents` channel
@@ -79,7 +83,10 @@ def test_incidents_view_lists_an_injected_fault_and_ranks_causes(
     assert row.get_attribute("data-status") == "open"
     assert "ServiceDown" in row.inner_text()
     ident = row.get_attribute("data-incident")
-    listed = {i["id"]: i for i in httpx.get(f"{server}/api/v1/incidents").json()["data"]}
+    listed = {
+        i["id"]: i
+        for i in httpx.get(f"{server}/api/v1/incidents", timeout=HTTP_TIMEOUT_S).json()["data"]
+    }
     assert TARGET in listed[int(str(ident))]["servers"]
     page.wait_for_function(
         f"!document.querySelector('tr[data-incident=\"{ident}\"] .top-cause').innerText.includes('…')",
@@ -103,9 +110,9 @@ def test_incidents_view_lists_an_injected_fault_and_ranks_causes(
 
     page.click("button[data-act=ack]")
     page.wait_for_selector("#incident-status:text('acknowledged')")
-    assert httpx.get(f"{server}/api/v1/incidents/{ident}").json()["data"]["acknowledged_by"] == (
-        "dashboard"
-    )
+    assert httpx.get(f"{server}/api/v1/incidents/{ident}", timeout=HTTP_TIMEOUT_S).json()["data"][
+        "acknowledged_by"
+    ] == ("dashboard")
     page.click("button[data-act=resolve]")
     page.wait_for_selector("#incident-status:text('resolved')")
     assert page.locator("button[data-act]").count() == 0
@@ -132,7 +139,9 @@ def test_assistant_panel_answers_with_sources_and_takes_a_rating(
     sources = page.locator("#sources li.source")
     assert sources.count() > 0
     ident = str(page.get_attribute("#answer", "data-id"))
-    stored = httpx.get(f"{server}/api/v1/assistant/interactions/{ident}").json()["data"]
+    stored = httpx.get(
+        f"{server}/api/v1/assistant/interactions/{ident}", timeout=HTTP_TIMEOUT_S
+    ).json()["data"]
     assert stored["question"] == "why is db-primary-01 slow?"
     assert sources.count() == len(stored["evidence"]["facts"])
     first = stored["evidence"]["facts"][0]
@@ -144,5 +153,8 @@ def test_assistant_panel_answers_with_sources_and_takes_a_rating(
     page.click("button[data-rate=up]")
     page.wait_for_selector("#rated[data-rating='5']")
     assert (
-        httpx.get(f"{server}/api/v1/assistant/interactions/{ident}").json()["data"]["rating"] == 5
+        httpx.get(f"{server}/api/v1/assistant/interactions/{ident}", timeout=HTTP_TIMEOUT_S).json()[
+            "data"
+        ]["rating"]
+        == 5
     )

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.conftest import TICK_S
+from tests.web.conftest import TICK_S, wait_for_menu
 
 pytestmark = pytest.mark.slow
 
@@ -57,4 +57,5 @@ def test_log_panel_shows_filters_and_streams_lines(server: str, page: Any, shot:
         timeout=(2 * TICK_S + 3.0) * 1000,  # arrives live with the next ticks
     )
     assert all(r["level"] in ("error", "critical") for r in rows(page))
+    wait_for_menu(page)
     shot(page, "server-logs-fault")

@@ -54,11 +54,15 @@ class DetectorSpec:
         get(self.detector).config_class.from_dict(dict(self.settings))
 
     def candidates(self) -> list[tuple[dict[str, Any], list[float]]]:
-        """(settings, thresholds) to try: the base settings with each persistence it accepts."""
+        """(settings, thresholds) to try: the base settings with each persistence it accepts; the
+        spec's own settings and threshold come first, so they win ties (e.g. no fault found)."""
         fields = {f.name for f in dataclasses.fields(get(self.detector).config_class)}
+        thresholds = [self.threshold, *(t for t in THRESHOLDS if t != self.threshold)]
         if "persist" not in fields or "persist" in self.settings:
-            return [(dict(self.settings), list(THRESHOLDS))]
-        return [({**self.settings, "persist": p}, list(THRESHOLDS)) for p in PERSIST]
+            return [(dict(self.settings), thresholds)]
+        own = get(self.detector).config_class.from_dict(dict(self.settings)).persist  # type: ignore[attr-defined]
+        order = [own, *(p for p in PERSIST if p != own)]
+        return [({**self.settings, "persist": p}, thresholds) for p in order]
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ async def query(request: Request) -> Response:
     if result is not None:
         pass
     elif timeout is None:
-        result = await asyncio.to_thread(queries.cached_instant, expr, at)
+        result = await queries.shared_instant(expr, at)
     else:  # the service's timeout, shortened for this request
         result = await asyncio.to_thread(queries.engine.instant_query, expr, at, timeout_s=timeout)
     return result_response(result)

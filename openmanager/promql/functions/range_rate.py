@@ -90,9 +90,13 @@ def _batch_bounds(
 
     One searchsorted over keys (series number, time) when they fit in 62 bits, else per series.
     """
+    left = rv.left
+    if len(batch) == 1:  # long series come one per batch: no keys to build
+        lo = np.searchsorted(ts, left, side="right")[None, :]
+        hi = np.searchsorted(ts, rv.steps, side="right")[None, :]
+        return lo.astype(np.int64), hi.astype(np.int64)
     lens = np.array([len(s.timestamps) for s in batch], dtype=np.int64)
     starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
-    left = rv.left
     base = min(int(ts.min()), int(left.min()) if len(left) else 0) - 1
     width = max(int(ts.max()), int(rv.steps.max()) if len(rv.steps) else 0) - base + 1
     if width * len(batch) < (1 << 62):
