@@ -18,6 +18,7 @@ import pytest
 from openmanager.assistant.store import InteractionStore
 from openmanager.config.settings import AssistantSettings, KnowledgeSettings
 from openmanager.knowledge.base import KnowledgeBase
+from openmanager.meta.db import open_meta
 from openmanager.promql.memstore import MemoryStorage
 from openmanager.samples import SampleBatch, make_labels
 from openmanager.services.assistant import AssistantService
@@ -98,7 +99,7 @@ def _service(tmp_path: Path, provider: str, url: str, **llm: Any) -> AssistantSe
         settings,
         QueryService(_storage()),
         KnowledgeBase(KnowledgeSettings()),
-        InteractionStore(tmp_path / "assistant.db"),
+        InteractionStore(open_meta("", tmp_path), owned=True),
         clock=lambda: NOW_S,
     )
     assert svc.chat is not None

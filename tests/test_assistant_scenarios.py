@@ -14,10 +14,12 @@ import yaml
 from typer.testing import CliRunner
 
 from openmanager.assistant.gather import Gatherer, Sources
+from openmanager.assistant.store import InteractionStore
 from openmanager.assistant.template import narrate
 from openmanager.cli.main import app as cli
 from openmanager.config import load_settings
 from openmanager.config.settings import SimulatorSettings
+from openmanager.meta.db import open_meta
 from openmanager.promql.memstore import MemoryStorage
 from openmanager.services.fleet import FleetService
 from openmanager.services.query import QueryService
@@ -101,4 +103,9 @@ def test_ask_on_the_local_store(tmp_path: Path) -> None:
     out = CliRunner().invoke(cli, ["ask", question, "-c", str(config), "--time", str(asked_at)])
     assert out.exit_code == 0, out.output
     assert "Most likely cause: disk usage on db-primary-01 /data" in out.output
-    assert "template narrator" in out.output and (tmp_path / "data" / "assistant.db").exists()
+    assert "template narrator" in out.output
+    stored = InteractionStore(open_meta("", tmp_path / "data"), owned=True)  # the metadata store
+    try:
+        assert [r["question"] for r in stored.recent()] == [question]
+    finally:
+        stored.close()

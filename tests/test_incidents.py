@@ -22,11 +22,12 @@ from openmanager.config import load_settings
 from openmanager.config.settings import IncidentSettings
 from openmanager.errors import Conflict, InvalidInput, NotFound
 from openmanager.logs.record import LogRecord
+from openmanager.meta.db import open_meta
 from openmanager.promql.memstore import MemoryStorage
 from openmanager.rules.outbound import PostableAlert
 from openmanager.samples import SampleBatch, make_labels
 from openmanager.services.alert_events import AlertEvents
-from openmanager.services.incident_store import SqliteIncidentStore
+from openmanager.services.incident_store import MetaIncidentStore
 from openmanager.services.incidents import IncidentService
 from openmanager.services.platform import Platform
 from openmanager.services.query import QueryService
@@ -48,7 +49,7 @@ class Clock:
 
 
 def _service(tmp_path: Path, clock: Clock, **kwargs: Any) -> IncidentService:
-    store = SqliteIncidentStore(tmp_path / "incidents.db")
+    store = MetaIncidentStore(open_meta("", tmp_path), owned=True)
     return IncidentService(
         store, settings=IncidentSettings(dependencies=DEPS), topology=Topology(DEPS),
         clock=clock, **kwargs,
@@ -271,9 +272,11 @@ def test_cli_against_a_running_server(served: tuple[str, Platform]) -> None:
 def test_cli_on_the_local_store(tmp_path: Path) -> None:
     config = tmp_path / "om.yml"
     config.write_text(f"storage:\n  path: {tmp_path / 'data'}\n")
-    svc = IncidentService.open(IncidentSettings(), tmp_path / "data")
+    meta = open_meta("", tmp_path / "data")  # the store `serve` would share with the CLI
+    svc = IncidentService.open(IncidentSettings(), meta)
     svc.add(Event("anomaly", T0, "k", ("db-1",), "disk filling"))
     svc.close()
+    meta.close()
     code, out = _invoke("incidents", "list", "-c", str(config))
     assert code == 0 and "disk filling" in out
     assert _invoke("incidents", "resolve", "1", "-c", str(config))[0] == 0

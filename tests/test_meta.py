@@ -20,7 +20,7 @@ from openmanager.errors import ConfigError
 from openmanager.meta import MetaDB, open_meta
 from openmanager.meta.inventory import ServerRecord, record_servers, servers
 from openmanager.meta.migrate import current_revision, head_revision
-from openmanager.meta.models import AssistantInteraction, Base, Incident, ModelVersion, Server
+from openmanager.meta.models import Base, IncidentRow, InteractionRow, ModelVersion, Server
 from openmanager.notify.matchers import parse_matchers
 from openmanager.notify.silences import new_silence
 from openmanager.notify.store import NotificationRecord, SqliteNotifyStore, SqlNotifyStore
@@ -81,17 +81,18 @@ def test_other_tables_round_trip_json(db: MetaDB) -> None:
         ses.add(ModelVersion(name="cpu-iforest", version=1, kind="iforest", stage="production",
                              params={"trees": 100}, metrics={"f1": 0.81}, artifact="models/1",
                              created_at=10.0))  # fmt: skip
-        ses.add(Incident(id="inc-1", title="disk full on db-primary-01", status="open",
-                         severity="critical", started_at=5.0, data={"root_cause": "disk"}))  # fmt: skip
-        ses.add(AssistantInteraction(at=6.0, user="alice", question="why slow?", answer="disk",
-                                     evidence={"queries": ["up"]}, narrator="template"))  # fmt: skip
+        ses.add(IncidentRow(id=1, status="open", started_at=5.0, last_event_at=6.0,
+                            doc={"title": "disk full on db-primary-01"}))  # fmt: skip
+        ses.add(InteractionRow(id="q1", at=6.0, question="why slow?", language="en",
+                               narrator="template", note="", answer="disk", latency_ms=3.5,
+                               evidence={"queries": ["up"]}))  # fmt: skip
     with db.session() as ses:
         mv = ses.scalars(select(ModelVersion)).one()
-        inc = ses.scalars(select(Incident)).one()
-        qa = ses.scalars(select(AssistantInteraction)).one()
+        inc = ses.scalars(select(IncidentRow)).one()
+        qa = ses.scalars(select(InteractionRow)).one()
     assert mv.params == {"trees": 100} and mv.metrics == {"f1": 0.81}
-    assert inc.data == {"root_cause": "disk"} and inc.resolved_at is None
-    assert qa.evidence == {"queries": ["up"]} and qa.id >= 1
+    assert inc.doc == {"title": "disk full on db-primary-01"} and inc.last_event_at == 6.0
+    assert qa.evidence == {"queries": ["up"]} and qa.rating is None
 
 
 def test_notify_store_silences_history_log_prune(db: MetaDB) -> None:
@@ -249,3 +250,34 @@ def test_platform_records_the_simulated_fleet(meta_backend: MetaBackend, tmp_pat
     assert len(inventory) == 20
     db_primary = next(r for r in inventory if r["name"] == "db-primary-01")
     assert db_primary["role"] == "database" and db_primary["labels"] == {"source": "simulator"}
+
+
+def test_two_instances_share_incidents_and_assistant_interactions(
+    meta_backend: MetaBackend, tmp_path: Path
+) -> None:
+    """An incident opened and an answer rated through instance A are seen and changed on B."""
+    from openmanager.analytics.rca.incident import Event
+    from openmanager.assistant.store import InteractionStore
+    from openmanager.config.settings import IncidentSettings
+    from openmanager.services.incidents import IncidentService
+
+    dbs = [_open(meta_backend, tmp_path / n) for n in ("a", "b")]
+    now = [1_700_000_000.0]
+    a, b = (IncidentService.open(IncidentSettings(), d, clock=lambda: now[0]) for d in dbs)
+    qa, qb = (InteractionStore(d) for d in dbs)
+    try:
+        opened = a.add(Event("alert_firing", now[0], "DiskFull", ("db-1",), "disk full on db-1"))
+        assert opened is not None
+        assert [i.id for i in b.list()] == [opened.id]
+        b.acknowledge(opened.id, by="ops")
+        assert a.get(opened.id).status == "acknowledged"
+        ident = qa.add({"at": now[0], "question": "why?", "language": "en", "narrator": "template",
+                        "note": "", "answer": "disk", "evidence": {"facts": [1]},
+                        "latency_ms": 2.0})  # fmt: skip
+        qb.rate(ident, 5, "solved")
+        assert qa.get(ident)["rating"] == 5 and qa.get(ident)["evidence"] == {"facts": [1]}
+    finally:
+        for svc in (a, b):
+            svc.close()
+        for d in dbs:
+            d.close()

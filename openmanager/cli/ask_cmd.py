@@ -10,12 +10,12 @@ import httpx
 import typer
 
 from openmanager.api.params import parse_time
-from openmanager.assistant.store import InteractionStore
 from openmanager.cli.api_client import api_data
 from openmanager.cli.common import ConfigOption, console, fail, settings_or_exit
 from openmanager.errors import OpenManagerError
 from openmanager.knowledge.base import KnowledgeBase
-from openmanager.services.assistant import AssistantService, history_path
+from openmanager.services.assistant import AssistantService, interaction_store
+from openmanager.services.platform import open_meta_store
 from openmanager.services.query import QueryService
 from openmanager.tsdb.factory import open_storage
 
@@ -58,7 +58,8 @@ def ask(
 def _local(config: Path | None, question: str, at: str | None) -> dict[str, Any]:
     settings = settings_or_exit(config)
     storage = open_storage(settings.storage)
-    store = InteractionStore(history_path(settings.assistant, settings.storage.path))
+    meta = open_meta_store(settings)
+    store = interaction_store(settings.assistant, meta)
     try:
         svc = AssistantService(
             settings.assistant, QueryService(storage), KnowledgeBase(settings.knowledge), store
@@ -66,6 +67,7 @@ def _local(config: Path | None, question: str, at: str | None) -> dict[str, Any]
         return svc.ask(question, parse_time(at, "time") if at is not None else None)
     finally:
         store.close()
+        meta.close()
         storage.close()
 
 

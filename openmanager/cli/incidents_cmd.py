@@ -15,6 +15,7 @@ from openmanager.cli.api_client import api_data
 from openmanager.cli.common import ConfigOption, console, fail, settings_or_exit
 from openmanager.errors import OpenManagerError
 from openmanager.services.incidents import IncidentService
+from openmanager.services.platform import open_meta_store
 
 app = typer.Typer(
     help="Incidents: related alerts and anomalies grouped, with timeline and ranked causes.",
@@ -42,20 +43,18 @@ def _call(url: str, method: str, path: str, body: Any = None, params: Any = None
     )
 
 
-def _local(config: Path | None) -> IncidentService:
-    settings = settings_or_exit(config)
-    return IncidentService.open(settings.incidents, settings.storage.path)
-
-
 def _run(url: str | None, config: Path | None, remote: Any, local: Any) -> Any:
     try:
         if url:
             return remote(url)
-        service = _local(config)
+        settings = settings_or_exit(config)
+        meta = open_meta_store(settings)
+        service = IncidentService.open(settings.incidents, meta)
         try:
             return local(service)
         finally:
             service.close()
+            meta.close()
     except OpenManagerError as exc:
         raise fail(exc) from exc
 

@@ -281,7 +281,7 @@ class AssistantSettings(Section):
 
     llm: LLMSettings = Field(default_factory=LLMSettings)
     history_file: Path | None = Field(
-        None, description="SQLite file of interactions (default: assistant.db in storage.path)."
+        None, description="Own SQLite file for interactions (default: the metadata store, `meta`)."
     )
     lookback: str = Field(
         "1h", pattern=r"^\d+[smhd]$", description="Window for baselines, anomalies and incidents."
@@ -344,7 +344,7 @@ class IncidentSettings(Section):
 
     enabled: bool = Field(True, description="Group alerts and anomalies into incidents in `serve`.")
     database: Path | None = Field(
-        None, description="SQLite file of incidents; default `<storage.path>/incidents.db`."
+        None, description="Own SQLite file for incidents (default: the metadata store, `meta`)."
     )
     group_window: str = Field(
         "15m",

@@ -142,6 +142,13 @@ class MetaDB:
         self.engine.dispose()
 
 
+def own_or_shared(file: Path | None, shared: MetaDB) -> tuple[MetaDB, bool]:
+    """A store's own SQLite file when one is configured (opened here: owned), else `shared`."""
+    if file is None:
+        return shared, False
+    return open_meta(f"sqlite:///{Path(file)}", Path(file).parent), True
+
+
 def open_meta(url: str, data_dir: Path, *, pg_schema: str = "", pool_size: int = 5) -> MetaDB:
     """Open (and migrate) the metadata store named by settings."""
     db = MetaDB(normalise_url(url, data_dir), pg_schema=pg_schema, pool_size=pool_size)

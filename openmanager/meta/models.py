@@ -154,30 +154,34 @@ class ModelVersion(Base):
     created_at: Mapped[float] = mapped_column(Double)
 
 
-class Incident(Base):
-    """An incident: correlated alerts/anomalies with a ranked root cause."""
+class IncidentRow(Base):
+    """An incident (correlated alerts/anomalies); ``doc`` is its whole record with the timeline."""
 
     __tablename__ = "incidents"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    title: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="open")
-    severity: Mapped[str] = mapped_column(String(16), default="")
+    __table_args__ = (Index("incidents_status_started", "status", "started_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[float] = mapped_column(Double)
-    resolved_at: Mapped[float | None] = mapped_column(Double, nullable=True)
-    data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    last_event_at: Mapped[float] = mapped_column(Double)
+    doc: Mapped[dict[str, object]] = mapped_column(JSON)
 
 
-class AssistantInteraction(Base):
-    """One question to the assistant, its answer and the evidence it used."""
+class InteractionRow(Base):
+    """One question to the assistant: its answer, the evidence used, latency and rating."""
 
     __tablename__ = "assistant_interactions"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    __table_args__ = (Index("assistant_interactions_at", "at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
     at: Mapped[float] = mapped_column(Double)
-    user: Mapped[str] = mapped_column(String(200), default="")
     question: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    narrator: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
-    evidence: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
-    narrator: Mapped[str] = mapped_column(String(64), default="")
+    evidence: Mapped[dict[str, object]] = mapped_column(JSON)
+    latency_ms: Mapped[float] = mapped_column(Double)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class AnomalyRow(Base):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from openmanager.assistant.evidence import Evidence
@@ -21,6 +20,7 @@ from openmanager.assistant.template import narrate
 from openmanager.config.settings import AssistantSettings
 from openmanager.errors import InvalidInput
 from openmanager.knowledge.base import KnowledgeBase
+from openmanager.meta.db import MetaDB, own_or_shared
 from openmanager.services.incidents import IncidentService
 from openmanager.services.query import QueryService
 from openmanager.units import parse_duration
@@ -159,9 +159,10 @@ class AssistantService:
         self.store.rate(ident, rating, comment)
 
 
-def history_path(settings: AssistantSettings, storage_path: Path) -> Path:
-    """Where interactions are stored."""
-    return settings.history_file or storage_path / "assistant.db"
+def interaction_store(settings: AssistantSettings, meta: MetaDB) -> InteractionStore:
+    """Interactions on the metadata store (or the own SQLite file `assistant.history_file`)."""
+    db, owned = own_or_shared(settings.history_file, meta)
+    return InteractionStore(db, owned=owned)
 
 
 def incidents_of(service: IncidentService) -> Callable[[Sequence[str]], list[dict[str, Any]]]:

@@ -1,16 +1,16 @@
-"""Where incidents live, behind a small interface (SQLite here; a SQLAlchemy store can follow it)."""
+"""Where incidents live: the metadata store (table ``incidents``), shared by every instance on it."""
 
 from __future__ import annotations
 
 import builtins
-import json
-import sqlite3
-import threading
-from pathlib import Path
 from typing import Protocol
+
+from sqlalchemy import func, select
 
 from openmanager.analytics.rca.incident import Incident, Status, incident_from_dict
 from openmanager.errors import NotFound
+from openmanager.meta.db import MetaDB
+from openmanager.meta.models import IncidentRow
 
 
 class IncidentStore(Protocol):
@@ -24,63 +24,45 @@ class IncidentStore(Protocol):
     def close(self) -> None: ...
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS incidents (
-  id INTEGER PRIMARY KEY, status TEXT NOT NULL, started_at REAL NOT NULL,
-  last_event_at REAL NOT NULL, doc TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS incidents_status ON incidents (status, started_at);
-"""
+class MetaIncidentStore:
+    """IncidentStore on the metadata store: one row per incident, its record (timeline) as JSON.
 
+    `owned`: the store opened `meta` for itself and closes it on `close()`.
+    """
 
-class SqliteIncidentStore:
-    """IncidentStore in one SQLite file (or `:memory:`): one row per incident, timeline as JSON."""
-
-    def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+    def __init__(self, meta: MetaDB, *, owned: bool = False) -> None:
+        self.meta, self.owned = meta, owned
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        if self.owned:
+            self.meta.close()
 
     def next_id(self) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM incidents").fetchone()
-        return int(row[0]) + 1
+        with self.meta.session() as session:
+            return int(session.scalar(select(func.coalesce(func.max(IncidentRow.id), 0))) or 0) + 1
 
     def put(self, incident: Incident) -> None:
-        doc = json.dumps(incident.to_dict())
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO incidents VALUES (?,?,?,?,?)",
-                (incident.id, incident.status, incident.started_at, incident.last_event_at, doc),
-            )
+        row = {"id": incident.id, "status": incident.status, "started_at": incident.started_at,
+               "last_event_at": incident.last_event_at, "doc": incident.to_dict()}  # fmt: skip
+        with self.meta.connect() as conn, conn.begin():
+            conn.execute(self.meta.upsert(IncidentRow.__table__, row, ["id"]))  # type: ignore[arg-type]
 
     def get(self, ident: int) -> Incident:
-        with self._lock:
-            row = self._db.execute("SELECT doc FROM incidents WHERE id=?", (ident,)).fetchone()
-        if row is None:
-            raise NotFound(f"no incident {ident}")
-        return incident_from_dict(json.loads(row[0]))
+        with self.meta.session() as session:
+            row = session.get(IncidentRow, ident)
+            if row is None:
+                raise NotFound(f"no incident {ident}")
+            return incident_from_dict(row.doc)
 
     def list(self, status: Status | None = None, limit: int = 100) -> builtins.list[Incident]:
-        sql = "SELECT doc FROM incidents"
-        args: tuple[object, ...] = ()
+        q = select(IncidentRow.doc)
         if status is not None:
-            sql, args = sql + " WHERE status=?", (status,)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY started_at DESC, id DESC LIMIT ?",
-                                    (*args, limit)).fetchall()  # fmt: skip
-        return [incident_from_dict(json.loads(r[0])) for r in rows]
+            q = q.where(IncidentRow.status == status)
+        q = q.order_by(IncidentRow.started_at.desc(), IncidentRow.id.desc()).limit(limit)
+        with self.meta.session() as session:
+            return [incident_from_dict(doc) for doc in session.scalars(q)]
 
     def unresolved(self) -> builtins.list[Incident]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT doc FROM incidents WHERE status != 'resolved' ORDER BY id"
-            ).fetchall()
-        return [incident_from_dict(json.loads(r[0])) for r in rows]
+        q = select(IncidentRow.doc).where(IncidentRow.status != "resolved").order_by(IncidentRow.id)
+        with self.meta.session() as session:
+            return [incident_from_dict(doc) for doc in session.scalars(q)]

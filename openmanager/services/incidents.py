@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from openmanager.analytics.rca import Cause, RangeQueries, Topology, rank_causes
@@ -28,7 +27,8 @@ from openmanager.analytics.rca.incident import (
 )
 from openmanager.analytics.rca.observe import server_selector
 from openmanager.config.settings import IncidentSettings
-from openmanager.services.incident_store import IncidentStore, SqliteIncidentStore
+from openmanager.meta.db import MetaDB, own_or_shared
+from openmanager.services.incident_store import IncidentStore, MetaIncidentStore
 from openmanager.units import parse_duration
 
 log = logging.getLogger(__name__)
@@ -113,15 +113,10 @@ class IncidentService:
         self._causes: dict[int, tuple[float, float, builtins.list[Cause]]] = {}
 
     @classmethod
-    def open(
-        cls,
-        settings: IncidentSettings,
-        data_dir: Path,
-        **kwargs: Any,
-    ) -> IncidentService:
-        """The service over the SQLite store the settings name (default under `data_dir`)."""
-        path = settings.database or Path(data_dir) / "incidents.db"
-        return cls(SqliteIncidentStore(path), settings=settings, **kwargs)
+    def open(cls, settings: IncidentSettings, meta: MetaDB, **kwargs: Any) -> IncidentService:
+        """The service over the metadata store (or the own SQLite file `incidents.database`)."""
+        db, owned = own_or_shared(settings.database, meta)
+        return cls(MetaIncidentStore(db, owned=owned), settings=settings, **kwargs)
 
     # ------------------------------------------------------------------ feeding
     def on_anomaly(self, payload: Mapping[str, Any]) -> Incident | None:

@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 
 from openmanager.analytics.rca import Topology
-from openmanager.assistant.store import InteractionStore
 from openmanager.bus.redis_link import RedisLink, new_instance_id
 from openmanager.config import Settings
 from openmanager.errors import Unavailable
@@ -33,7 +32,7 @@ from openmanager.services.agent import Agent, LocalSink
 from openmanager.services.alert_events import AlertEvents
 from openmanager.services.anomaly import AnomalyService
 from openmanager.services.anomaly_store import AnomalyStore
-from openmanager.services.assistant import AssistantService, history_path, incidents_of
+from openmanager.services.assistant import AssistantService, incidents_of, interaction_store
 from openmanager.services.bus import EventBus
 from openmanager.services.fleet import FleetService
 from openmanager.services.forecast import EXHAUSTION_INTERVAL_S, ForecastService
@@ -139,7 +138,7 @@ class Platform:
         )
         self.incidents = IncidentService.open(
             settings.incidents,
-            settings.storage.path,
+            self.meta,
             queries=self.queries,
             topology=Topology.merged(settings.incidents.dependencies, fleet_deps),
             clock=clock,
@@ -158,7 +157,7 @@ class Platform:
             settings.assistant,
             self.queries,
             KnowledgeBase(settings.knowledge),
-            InteractionStore(history_path(settings.assistant, settings.storage.path)),
+            interaction_store(settings.assistant, self.meta),
             clock=clock,
             alerts=lambda: list(alerts_json(self.rules.manager.groups)["alerts"]),
             anomalies=lambda: [e.to_dict() for e in self.anomalies.recent()],
