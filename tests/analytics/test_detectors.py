@@ -146,6 +146,31 @@ def test_seasonal_knows_yesterday() -> None:
     assert (s[0, len(t) // 2 :] > 0.5).sum() <= 2
 
 
+def test_seasonal_recurring_step_inside_a_slot_is_expected() -> None:
+    # free space: falls all day, jumps back at a fixed minute 7 min into a 15-min slot (log
+    # rotation); the slot's profile holds the post-step level, so the minutes before the step
+    # look like a deep drop every day unless a deviation that recurs daily is expected
+    t = np.arange(0, 7 * 86400, 60.0)
+    x = 100 - 3.0 * ((t / 86400 + 0.3 + 7.0 / 1440) % 1.0)
+    x = np.vstack([x, x]) + np.random.default_rng(7).normal(0, 0.01, (2, len(t)))
+    drop = slice(5 * 1440 + 300, 5 * 1440 + 360)
+    x[1, drop] -= 1.0  # a real drop on day 6, at another time of day
+    late = slice(4 * 1440, None)  # days 5-7: the step was seen on the two days before
+    seasonal = {"direction": "down", "window": 1000}
+    flags, fault = [], []
+    for recurring in (False, True):
+        members = [
+            ["seasonal", {"window": 1000, "recurring": recurring}],
+            ["iqr", {"window": 1000}],
+        ]
+        conf = {"direction": "down", "members": members}
+        flags.append(int((create("server_ensemble", conf, 2).update(x, t)[0, late] >= 0.65).sum()))
+        s = create("seasonal", {**seasonal, "recurring": recurring}, 2).update(x, t)
+        fault.append(float(s[1, drop].max()))
+    assert flags[0] >= 3 and flags[1] == 0  # flagged each day before, never now
+    assert fault[1] == fault[0] > 0.5  # a deviation new to its slot is scored as before
+
+
 def test_streaming_equals_batch_and_score_has_no_side_effect() -> None:
     x = noisy(3, 300)
     t = np.arange(300) * 10.0

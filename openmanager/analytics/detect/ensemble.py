@@ -17,7 +17,7 @@ _DEFAULT_MEMBERS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("iqr", {"window": 1000}),
 )
 _SERVER_MEMBERS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("seasonal", {"window": 1000}),
+    ("seasonal", {"window": 1000, "recurring": True}),
     ("iqr", {"window": 1000}),
 )
 
@@ -143,7 +143,8 @@ class Ensemble(Detector):
 class ServerEnsembleConfig(EnsembleConfig):
     """The ensemble tuned for server metrics: a deviation must hold for two samples, flagged
     strengths barely move the calibration (a fault seen before is flagged again), and the
-    seasonal member waits for a whole day before it compares with "the same time yesterday"."""
+    seasonal member waits for a whole day before it compares with "the same time yesterday" and
+    expects a large deviation its slot showed on the previous days (a daily log rotation)."""
 
     members: tuple[tuple[str, dict[str, Any]], ...] = field(default=_SERVER_MEMBERS)
     persist: int = 2

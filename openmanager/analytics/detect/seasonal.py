@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from openmanager.analytics.detect.base import BoolArray, Detector, FloatArray
 from openmanager.analytics.detect.robust import RobustZConfig, directed, smoothed
@@ -15,13 +16,17 @@ from openmanager.errors import InvalidInput
 @dataclass(frozen=True)
 class SeasonalConfig(RobustZConfig):
     """Period (seconds: 86400 = same time yesterday, 604800 = last week), slots per period, rates;
-    ``full_period``: score only once a whole period has been seen."""
+    ``full_period``: score only once a whole period has been seen. ``recurring``: a deviation beyond
+    ``reset_z`` that this slot also showed in one of the two previous periods (log rotation or a
+    batch job at a fixed time, falling inside a slot) is expected: the score is scaled down by
+    the larger of those two periods' peaks over ``reset_z``."""
 
     period: float = 86400.0
     slots: int = 96
     season_rate: float = 0.3
     trend_window: int = 2016
     full_period: bool = True
+    recurring: bool = False
 
 
 class SeasonalBaseline(Detector):
@@ -45,6 +50,9 @@ class SeasonalBaseline(Detector):
         for key in ("trend", "tage", "center", "scale", "age", "run"):
             self._zeros(key)
         self._zeros("sm", fill=np.nan)
+        if cfg.recurring:  # per slot: period of the last visit, its peak, the two before
+            for key in ("visit", "peak0", "peak1", "peak2"):
+                self._zeros(key, cfg.slots)
 
     def _update(self, x: FloatArray, t: FloatArray, ok: BoolArray) -> FloatArray:
         s, cfg = self.state, self.config
@@ -84,4 +92,28 @@ class SeasonalBaseline(Detector):
         profile[flat] = np.where(ok, np.where(seen, moved, detr), cur)
         since[flat] = np.where(ok & ~seen, period_no, first)
         self.expected, self.band = expected + s["center"], cfg.z_half * sigma
-        return np.where(known, directed(z, cfg.direction), 0.0)
+        strength = np.where(known, directed(z, cfg.direction), 0.0)
+        if cfg.recurring:
+            strength = self._beyond_recurring(strength, flat, period_no, ok & known)
+        return strength
+
+    def _beyond_recurring(
+        self, strength: FloatArray, flat: NDArray[np.int64], period_no: FloatArray, seen: BoolArray
+    ) -> FloatArray:
+        """Strength relative to a large deviation this slot showed in one of the two previous periods."""
+        s, cfg = self.state, self.config
+        visit, peak0 = s["visit"].reshape(-1), s["peak0"].reshape(-1)
+        peak1, peak2 = s["peak1"].reshape(-1), s["peak2"].reshape(-1)
+        last, p0, p1, p2 = visit[flat], peak0[flat], peak1[flat], peak2[flat]
+        new = seen & (last != period_no)  # first sample of this slot in this period
+        follows = last == period_no - 1  # the last visit was the previous period
+        p2 = np.where(new, np.where(follows, p1, 0.0), p2)
+        p1 = np.where(new, np.where(follows, p0, 0.0), p1)
+        p0 = np.where(new, 0.0, p0)
+        tol = np.maximum(np.maximum(p1, p2), cfg.reset_z)
+        visit[flat] = np.where(seen, period_no, last)
+        peak0[flat] = np.where(seen, np.maximum(p0, strength), p0)
+        peak1[flat], peak2[flat] = p1, p2
+        # a repeat of the recurring peak scores reset_z (not far); twice that peak, twice as much
+        out: FloatArray = strength * (cfg.reset_z / tol)
+        return out
