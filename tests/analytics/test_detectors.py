@@ -150,12 +150,12 @@ def test_seasonal_recurring_step_inside_a_slot_is_expected() -> None:
     # free space: falls all day, jumps back at a fixed minute 7 min into a 15-min slot (log
     # rotation); the slot's profile holds the post-step level, so the minutes before the step
     # look like a deep drop every day unless a deviation that recurs daily is expected
-    t = np.arange(0, 7 * 86400, 60.0)
+    t = np.arange(0, 6 * 86400, 60.0)
     x = 100 - 3.0 * ((t / 86400 + 0.3 + 7.0 / 1440) % 1.0)
     x = np.vstack([x, x]) + np.random.default_rng(7).normal(0, 0.01, (2, len(t)))
-    drop = slice(5 * 1440 + 300, 5 * 1440 + 360)
-    x[1, drop] -= 1.0  # a real drop on day 6, at another time of day
-    late = slice(4 * 1440, None)  # days 5-7: the step was seen on the two days before
+    drop = slice(4 * 1440 + 300, 4 * 1440 + 360)
+    x[1, drop] -= 1.0  # a real drop on day 5, at another time of day
+    late = slice(3 * 1440, None)  # days 4-6: the step was seen on a previous day
     seasonal = {"direction": "down", "window": 1000}
     flags, fault = [], []
     for recurring in (False, True):
