@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from openmanager.meta.db import MetaDB, open_meta
 from tests.helpers import free_port, require
 
 PG_URL = os.environ.get("OPENMANAGER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -63,6 +64,14 @@ def meta_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Met
         return
     with _pg_schema() as backend:
         yield backend
+
+
+@pytest.fixture
+def meta(meta_backend: MetaBackend, tmp_path: Path) -> Iterator[MetaDB]:
+    """A migrated metadata store on each backend in turn."""
+    db = open_meta(meta_backend.url, tmp_path, pg_schema=meta_backend.pg_schema)
+    yield db
+    db.close()
 
 
 @pytest.fixture

@@ -17,20 +17,9 @@ import pytest
 
 from tests.cluster import Start, platform, wait_until
 from tests.metadb import MetaBackend
-from tests.notify.conftest import Sink
+from tests.notify.conftest import Sink, always_on_rules
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-RULES = """
-groups:
-  - name: demo
-    interval: 1s
-    rules:
-      - alert: AlwaysOn
-        expr: vector(1)
-        labels:
-          severity: page
-"""
 
 
 @pytest.fixture
@@ -49,7 +38,7 @@ def test_follower_taking_over_does_not_notify_again(
 ) -> None:
     url, prefix = shared_redis
     rules = tmp_path / "rules.yml"
-    rules.write_text(RULES)
+    rules.write_text(always_on_rules())
     am = tmp_path / "am.yml"
     am.write_text(
         "route:\n  receiver: hook\n  group_wait: 0s\n  group_interval: 1s\n"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.cluster import Start, platform, wait_until
-from tests.notify.conftest import Sink
+from tests.notify.conftest import Sink, always_on_rules
 
 pytestmark = pytest.mark.integration
 
@@ -24,19 +24,6 @@ def sink() -> Iterator[Sink]:
     s = Sink()
     yield s
     s.close()
-
-
-RULES = """
-groups:
-  - name: demo
-    interval: 1s
-    rules:
-      - alert: AlwaysOn
-        expr: vector(1)
-        labels:
-          severity: page
-          server: web-01
-"""
 
 
 def test_websocket_on_b_sees_samples_ingested_by_a(
@@ -91,7 +78,7 @@ def test_alert_is_notified_once_with_two_instances(
 ) -> None:
     url, prefix = shared_redis
     rules = tmp_path / "rules.yml"
-    rules.write_text(RULES)
+    rules.write_text(always_on_rules(server="web-01"))
     am = tmp_path / "am.yml"
     am.write_text(
         "route:\n  receiver: hook\n  group_wait: 0s\n  group_by: [alertname]\n"

@@ -16,20 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.cluster import Start, platform, wait_until
-from tests.notify.conftest import Sink
+from tests.notify.conftest import Sink, always_on_rules
 
 pytestmark = pytest.mark.slow
-
-RULES = """
-groups:
-  - name: demo
-    interval: 1s
-    rules:
-      - alert: AlwaysOn
-        expr: vector(1)
-        labels:
-          severity: page
-"""
 
 
 @pytest.fixture
@@ -68,7 +57,7 @@ def test_hung_notifier_times_out_opens_its_breaker_and_loses_nothing(
     start_instance: Start, tmp_path: Path, good: Sink, hung: Sink
 ) -> None:
     rules = tmp_path / "rules.yml"
-    rules.write_text(RULES)
+    rules.write_text(always_on_rules())
     am = tmp_path / "am.yml"
     am.write_text(
         "route:\n  receiver: good\n  group_wait: 0s\n  group_interval: 1s\n"

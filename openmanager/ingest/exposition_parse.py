@@ -37,11 +37,14 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 
 
 def iter_chunks(
-    source: BinaryIO | bytes | Iterable[bytes], options: ParseOptions | None = None
+    source: BinaryIO | bytes | Iterable[bytes],
+    options: ParseOptions | None = None,
+    parser: ChunkParser | None = None,
 ) -> Iterator[ParsedChunk]:
-    """Parse a binary stream, a bytes object or an iterable of byte pieces, chunk by chunk."""
+    """Parse a binary stream, a bytes object or an iterable of byte pieces, chunk by chunk
+    (with `parser`: carry on from its state, e.g. in the middle of a file)."""
     opts = options or ParseOptions()
-    parser = ChunkParser(opts)
+    parser = ChunkParser(opts) if parser is None else parser
     carry = b""
     skipping = False
     for piece in _pieces(source, opts.block_bytes):

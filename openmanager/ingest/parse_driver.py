@@ -39,12 +39,12 @@ MIN_FAST_RUN = 16
 class ChunkParser:
     """Feed blocks of complete lines; get a chunk each time `chunk_lines` lines are consumed."""
 
-    def __init__(self, options: ParseOptions) -> None:
+    def __init__(self, options: ParseOptions, families: FamilyTracker | None = None) -> None:
         if options.chunk_lines < 1:
             raise InvalidInput(f"chunk_lines must be at least 1, got {options.chunk_lines}")
         self.o = options
         self.om = options.format == "openmetrics"
-        self.families = FamilyTracker(self.om)
+        self.families = FamilyTracker(self.om) if families is None else families
         self.table = SeriesTable(self.families, self.om)
         self.line_no = 0
         self.bytes_read = 0
@@ -78,6 +78,18 @@ class ChunkParser:
             self._process(block[:off], room)
             yield self._emit()
             block, n = block[off + 1 :], n - room
+
+    def resume_at(self, line_no: int, bytes_read: int) -> None:
+        """Continue numbering after `line_no` lines and `bytes_read` bytes parsed elsewhere."""
+        self.line_no, self.bytes_read = line_no, bytes_read
+        self._start_line = line_no + 1
+
+    def take_preamble(self, block: bytes) -> None:
+        """Read descriptor lines (no trailing newline) into the family state only: their lines
+        are neither counted nor reported (a segment parsed behind its family's preamble)."""
+        for raw in block.split(b"\n"):
+            self._slow_line(raw, 0)
+        self._reset_chunk()
 
     def finish(self) -> Iterator[ParsedChunk]:
         """End of input: check `# EOF` (OpenMetrics) and emit what is pending."""

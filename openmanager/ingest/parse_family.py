@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from openmanager.ingest.parse_types import INTERLEAVED_FAMILY, INVALID_METADATA, LineError
 from openmanager.samples import SeriesMeta
@@ -95,3 +95,89 @@ class FamilyTracker:
                     unit=entry.get("unit", ""),
                 )
         return out
+
+    def copy(self) -> FamilyTracker:
+        """An independent copy of the state (to go back to if a replay does not match)."""
+        out = FamilyTracker(self.openmetrics)
+        out._meta = {k: dict(v) for k, v in self._meta.items()}
+        out._family_of = dict(self._family_of)
+        out._with_samples = set(self._with_samples)
+        out._current = self._current
+        out._done = set(self._done)
+        out.declared_since_flush = set(self.declared_since_flush)
+        return out
+
+
+Event = tuple[str, object, object]
+"""A traced tracker call: ("meta", (kind, name, text), error), ("samples", family, error),
+("family", metric, family) or ("emit", families, None); error is None or (reason, message)."""
+
+
+class TracingFamilyTracker(FamilyTracker):
+    """A tracker that logs its answers once `events` is set, so that a parse done from a guessed
+    state (a file segment behind its preamble) can be checked against the true state later."""
+
+    def __init__(self, openmetrics: bool) -> None:
+        super().__init__(openmetrics)
+        self.events: list[Event] | None = None
+
+    def on_metadata(self, kind: str, name: str, text: str) -> None:
+        """Record the line and its outcome (see `FamilyTracker.on_metadata`)."""
+        self._traced("meta", (kind, name, text), super().on_metadata, kind, name, text)
+
+    def on_samples(self, family: str) -> None:
+        """Record the family and the outcome (see `FamilyTracker.on_samples`)."""
+        self._traced("samples", family, super().on_samples, family)
+
+    def family(self, metric: str) -> str:
+        """Record the answers that were computed rather than cached (the cache is pure)."""
+        if self.events is None or metric in self._family_of:
+            return super().family(metric)
+        fam = super().family(metric)
+        self.events.append(("family", metric, fam))
+        return fam
+
+    def metadata(self, families: Iterable[str]) -> dict[str, SeriesMeta]:
+        """Record which families a chunk's metadata covers (recomputed from the true state)."""
+        names = frozenset(families)
+        if self.events is not None:
+            self.events.append(("emit", names, None))
+        return super().metadata(names)
+
+    def _traced(self, kind: str, arg: object, call: Callable[..., None], *args: str) -> None:
+        if self.events is None:
+            call(*args)
+            return
+        try:
+            call(*args)
+        except LineError as exc:
+            self.events.append((kind, arg, (exc.reason, exc.message)))
+            raise
+        self.events.append((kind, arg, None))
+
+
+def replay(tracker: FamilyTracker, events: list[Event]) -> list[dict[str, SeriesMeta]] | None:
+    """Apply traced calls to the true `tracker`; the metadata of each emitted chunk, or None
+    as soon as an answer differs (the traced parse is then not what one reader would do)."""
+    out: list[dict[str, SeriesMeta]] = []
+    for kind, arg, result in events:
+        if kind == "family":
+            if tracker.family(str(arg)) != result:
+                return None
+            continue
+        if kind == "emit":
+            names = set(arg) | tracker.declared_since_flush  # type: ignore[call-overload]
+            out.append(tracker.metadata(names))
+            tracker.declared_since_flush.clear()
+            continue
+        error: tuple[str, str] | None = None
+        try:
+            if kind == "meta":
+                tracker.on_metadata(*arg)  # type: ignore[misc]
+            else:
+                tracker.on_samples(str(arg))
+        except LineError as exc:
+            error = (exc.reason, exc.message)
+        if error != result:
+            return None
+    return out

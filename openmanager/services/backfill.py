@@ -39,6 +39,8 @@ from openmanager.ingest.exposition_parse import (
     detect_format,
     iter_chunks,
 )
+from openmanager.ingest.parse_driver import ChunkParser
+from openmanager.ingest.parse_family import Event, FamilyTracker, TracingFamilyTracker, replay
 from openmanager.ingest.parse_types import MISSING_EOF
 from openmanager.samples import Labels, SampleBatch
 from openmanager.tsdb.bulk import ImportSummary
@@ -161,8 +163,9 @@ def parsed_chunks(
 ) -> Iterator[Iterator[ParsedChunk]]:
     """Parsed chunks of a file in order: in a reader thread, or in worker processes when big.
 
-    Segments end at newlines; each worker parses one segment at a time and its line numbers
-    are shifted to the file's. Only the last segment must end in `# EOF` (OpenMetrics).
+    Segments end at newlines; each worker parses one segment at a time behind its family's
+    descriptor lines, and the parent checks each segment's family answers against the true
+    state before handing its chunks on (`_joined`). Only the last segment must end in `# EOF`.
     """
     size = path.stat().st_size
     n = min(os.cpu_count() or 1, MAX_WORKERS) if workers is None else workers
@@ -179,14 +182,14 @@ def parsed_chunks(
     jobs = [(str(path), seg, options, seg.end >= size) for seg in segments]
     ctx = multiprocessing.get_context("fork")  # workers only parse: no main-module re-import
     with ctx.Pool(n) as pool:
-        yield _renumbered(_bounded_map(pool, jobs, 2 * n), segments)
+        yield _joined(_bounded_map(pool, jobs, 2 * n), segments, path, options, pool)
 
 
 def _bounded_map(
     pool: PoolType, jobs: list[tuple[str, Segment, ParseOptions, bool]], depth: int
-) -> Iterator[list[ParsedChunk]]:
+) -> Iterator[tuple[list[ParsedChunk], list[Event]]]:
     """`pool.imap` in order, with at most `depth` segments parsed ahead (bounded memory)."""
-    pending: deque[AsyncResult[list[ParsedChunk]]] = deque()
+    pending: deque[AsyncResult[tuple[list[ParsedChunk], list[Event]]]] = deque()
     for job in jobs:
         pending.append(pool.apply_async(_parse_segment, (job,)))
         if len(pending) >= depth:
@@ -276,36 +279,56 @@ def _preamble(
     return bytes(mm[descriptors[first][0] : descriptors[k][1]])
 
 
-def _parse_segment(job: tuple[str, Segment, ParseOptions, bool]) -> list[ParsedChunk]:
-    """Worker: parse one segment behind its family's descriptor lines (their line numbers are
-    taken off again); a non-final segment does not need `# EOF`."""
+def _parse_segment(
+    job: tuple[str, Segment, ParseOptions, bool],
+) -> tuple[list[ParsedChunk], list[Event]]:
+    """Worker: parse one segment behind its family's descriptor lines, tracing the family
+    state's answers (the parent checks them); a non-final segment does not need `# EOF`."""
     path, seg, options, last = job
     with open(path, "rb") as fh:
         fh.seek(seg.start)
-        data = seg.preamble + fh.read(seg.end - seg.start)
-    shift = seg.preamble.count(b"\n")
-    chunks = list(iter_chunks(data, options))
-    for c in chunks:
-        if not last:
+        data = fh.read(seg.end - seg.start)
+    families = TracingFamilyTracker(options.format == "openmetrics")
+    parser = ChunkParser(options, families)
+    if seg.preamble:
+        parser.take_preamble(seg.preamble.rstrip(b"\n"))
+    events: list[Event] = []
+    families.events = events
+    chunks = list(iter_chunks(data, options, parser))
+    if not last:
+        for c in chunks:
             c.issues = [i for i in c.issues if i.reason != MISSING_EOF]
             c.rejected.pop(MISSING_EOF, None)
-        if shift:
-            c.issues = [
-                dataclasses.replace(i, line=i.line - shift) for i in c.issues if i.line > shift
-            ]
-            c.first_line = max(c.first_line - shift, 1)
-            c.last_line -= shift
-            c.bytes_read -= len(seg.preamble)
-    return chunks
+    return chunks, events
 
 
-def _renumbered(
-    results: Iterator[list[ParsedChunk]], segments: list[Segment]
+def _joined(
+    results: Iterator[tuple[list[ParsedChunk], list[Event]]],
+    segments: list[Segment],
+    path: Path,
+    options: ParseOptions,
+    pool: PoolType,
 ) -> Iterator[ParsedChunk]:
-    """Chunks with file-wide line numbers and byte counts, in file order."""
+    """Chunks with file-wide line numbers and byte counts, in file order, checked segment by
+    segment against the family state one reader would have there (`replay`), before any is
+    handed on. From the first segment that does not match (interleaved families, a preamble
+    that is not the state in effect, ...) the rest of the file is parsed by one reader that
+    starts from the true state, so the result is exactly the serial one and nothing twice."""
+    families = FamilyTracker(options.format == "openmetrics")
     lines = 0
-    for chunks, seg in zip(results, segments, strict=True):
-        for c in chunks:
+    for (chunks, events), seg in zip(results, segments, strict=True):
+        before = families.copy()
+        metas = replay(families, events)
+        if metas is None or len(metas) != len(chunks):
+            pool.terminate()
+            parser = ChunkParser(options, before)
+            parser.resume_at(lines, seg.start)
+            with path.open("rb") as fh:
+                fh.seek(seg.start)
+                yield from iter_chunks(fh, options, parser)
+            return
+        for c, meta in zip(chunks, metas, strict=True):
+            c.batch.metadata = meta
             if c.issues:
                 c.issues = [dataclasses.replace(i, line=i.line + lines) for i in c.issues]
             c.first_line += lines

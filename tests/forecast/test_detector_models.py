@@ -19,7 +19,7 @@ from openmanager.cli.main import app as cli_app
 from openmanager.config import load_settings
 from openmanager.config.settings import StorageSettings
 from openmanager.errors import InvalidInput, NotFound
-from openmanager.meta import MetaDB, open_meta
+from openmanager.meta import MetaDB
 from openmanager.samples import SampleBatch, make_labels
 from openmanager.services.anomaly import AnomalyService
 from openmanager.services.models import ModelService, check_spec
@@ -28,7 +28,6 @@ from openmanager.services.query import QueryService
 from openmanager.simulate.faults import FaultRecord, GroundTruth
 from openmanager.tsdb.factory import open_storage
 from openmanager.tsdb.storage import Storage
-from tests.metadb import MetaBackend
 
 STEP = 60_000
 T0 = 1_704_067_200_000
@@ -69,13 +68,6 @@ def storage(tmp_path: Path) -> Iterator[Storage]:
     st = open_storage(StorageSettings(path=tmp_path / "data", wal_fsync=False))
     yield st
     st.close()
-
-
-@pytest.fixture
-def meta(meta_backend: MetaBackend, tmp_path: Path) -> Iterator[MetaDB]:
-    db = open_meta(meta_backend.url, tmp_path, pg_schema=meta_backend.pg_schema)
-    yield db
-    db.close()
 
 
 def test_train_promote_reject_rollback_and_the_service_runs_production(

@@ -14,13 +14,12 @@ from openmanager.analytics.forecast import Prepared
 from openmanager.analytics.models import ForecasterSpec, train_forecaster
 from openmanager.config.settings import StorageSettings
 from openmanager.errors import Conflict, InvalidInput, NotFound
-from openmanager.meta import MetaDB, open_meta
+from openmanager.meta import MetaDB
 from openmanager.samples import SampleBatch, make_labels
 from openmanager.services.models import ModelService
 from openmanager.services.query import QueryService
 from openmanager.tsdb.factory import open_storage
 from openmanager.tsdb.storage import Storage
-from tests.metadb import MetaBackend
 
 STEP = 300_000
 DAY = 86_400_000
@@ -48,13 +47,6 @@ def storage(tmp_path: Path) -> Iterator[Storage]:
     write_demand(st)
     yield st
     st.close()
-
-
-@pytest.fixture
-def meta(meta_backend: MetaBackend, tmp_path: Path) -> Iterator[MetaDB]:
-    db = open_meta(meta_backend.url, tmp_path, pg_schema=meta_backend.pg_schema)
-    yield db
-    db.close()
 
 
 def test_validation_holds_out_the_last_horizon() -> None:

@@ -14,6 +14,15 @@ import pytest
 from openmanager.rules.outbound import PostableAlert
 
 
+def always_on_rules(**labels: str) -> str:
+    """A rule file whose one alert, AlwaysOn (severity page plus `labels`), fires every 1 s."""
+    extra = "".join(f"\n          {k}: {v}" for k, v in labels.items())
+    return (
+        "groups:\n  - name: demo\n    interval: 1s\n    rules:\n      - alert: AlwaysOn\n"
+        f"        expr: vector(1)\n        labels:\n          severity: page{extra}\n"
+    )
+
+
 class Sink:
     """A local HTTP server collecting JSON bodies; `fail_next` makes it answer 500.
 
