@@ -142,13 +142,15 @@ class Ensemble(Detector):
 @dataclass(frozen=True)
 class ServerEnsembleConfig(EnsembleConfig):
     """The ensemble tuned for server metrics: a deviation must hold for two samples, flagged
-    strengths barely move the calibration (a fault seen before is flagged again), and the
+    strengths barely move the calibration (a fault seen before is flagged again), peaks climb
+    slowly (a fault that ramps in is not learned as normal on its way up), and the
     seasonal member waits for a whole day before it compares with "the same time yesterday" and
     expects a large deviation its slot showed on the previous days (a daily log rotation)."""
 
     members: tuple[tuple[str, dict[str, Any]], ...] = field(default=_SERVER_MEMBERS)
     persist: int = 2
-    absorb_below: float = 1.5
+    absorb_below: float = 1.2
+    rise: float = 0.1
 
 
 class ServerEnsemble(Ensemble):
