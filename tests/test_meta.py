@@ -281,3 +281,33 @@ def test_two_instances_share_incidents_and_assistant_interactions(
             svc.close()
         for d in dbs:
             d.close()
+
+
+def test_closed_store_drops_late_writes_and_bad_sql_is_not_an_outage(tmp_path: Path) -> None:
+    """A write after shutdown must not re-create a removed SQLite file (seen as an embedding
+    process's temp dir that would not delete); a missing table fails at once, never queued."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from openmanager.errors import Unavailable
+
+    db = open_meta("", tmp_path)
+
+    def bad_sql() -> None:
+        with db.connect() as conn:
+            conn.execute(text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(OperationalError):
+        db.retry.write(bad_sql)
+    assert db.retry.pending == 0
+    db.close()
+    for f in tmp_path.glob("meta.db*"):
+        f.unlink()
+    wrote: list[int] = []
+    db.retry.write(lambda: wrote.append(1))
+    assert wrote == [] and db.retry.pending == 0
+    with pytest.raises(Unavailable):
+        db.retry.call(lambda: 1)
+    with pytest.raises(Unavailable):
+        db.session()  # direct users (anomaly store, incidents) are refused too
+    assert list(tmp_path.glob("meta.db*")) == []

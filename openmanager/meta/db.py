@@ -53,6 +53,7 @@ class MetaDB:
         self.schema = pg_schema if self.dialect == "postgresql" else ""
         self.engine = self._engine(url, parsed.database or "", pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.closed = False
         self.retry = MetaRetry()
         """Retried calls and writes queued while the store is unreachable (see meta.retry)."""
 
@@ -120,11 +121,19 @@ class MetaDB:
 
     def session(self) -> Session:
         """A new ORM session (use as a context manager)."""
+        self._check_open()
         return self.sessions()
 
     def connect(self) -> Connection:
         """A Core connection in a transaction (use as `with db.begin() as conn`)."""
+        self._check_open()
         return self.engine.connect()
+
+    def _check_open(self) -> None:
+        """After `close`, a straggling job must fail rather than reconnect (and, on SQLite,
+        silently create an empty database file where the store was)."""
+        if self.closed:
+            raise Unavailable("metadata store is closed")
 
     def upsert(
         self, table: Table, row: Mapping[str, Any], keys: Sequence[str], keep: Sequence[str] = ()
@@ -139,6 +148,7 @@ class MetaDB:
         """Apply writes still queued (up to `drain_s`), then release every pooled connection."""
         self.retry.drain(drain_s)
         self.retry.close()
+        self.closed = True
         self.engine.dispose()
 
 

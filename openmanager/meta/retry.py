@@ -36,10 +36,14 @@ DEFAULT_POLICY = RetryPolicy(attempts=6, initial_s=0.2, max_s=2.0)
 """About five seconds of retries: enough to ride out a restart, short enough for a request."""
 
 
+_SCHEMA_ERRORS = ("no such table", "no such column", "has no column", "syntax error")
+"""SQLite raises these as OperationalError too, but retrying cannot fix them."""
+
+
 def disconnected(exc: BaseException) -> bool:
     """The store did not answer (refused, reset, restarted): worth retrying, unlike bad SQL."""
     if isinstance(exc, OperationalError | InterfaceError):
-        return True
+        return not any(s in str(exc.orig) for s in _SCHEMA_ERRORS)
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
@@ -79,6 +83,8 @@ class MetaRetry:
 
     def _run(self, fn: Callable[[], T], attempts: int) -> T:
         """Through the breaker; only disconnections count as its failures (not bad input)."""
+        if self._closed:
+            raise Unavailable("metadata store is closed")
         try:
             self.breaker.allow()
         except CircuitOpen as exc:
@@ -105,8 +111,14 @@ class MetaRetry:
             self._wake.notify_all()
 
     def write(self, fn: Callable[[], object]) -> None:
-        """Apply `fn` now if the store answers, else queue it (after any queued before it)."""
+        """Apply `fn` now if the store answers, else queue it (after any queued before it).
+
+        After `close` (shutdown) a late write is dropped with a warning: the store is gone.
+        """
         with self._lock:
+            if self._closed:
+                log.warning("metadata store closed: dropping a late write")
+                return
             if not self._pending and self.breaker.state == "closed":
                 try:
                     fn()
