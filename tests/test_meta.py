@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -311,3 +312,34 @@ def test_closed_store_drops_late_writes_and_bad_sql_is_not_an_outage(tmp_path: P
     with pytest.raises(Unavailable):
         db.session()  # direct users (anomaly store, incidents) are refused too
     assert list(tmp_path.glob("meta.db*")) == []
+
+
+def test_instances_creating_incidents_at_once_never_overwrite_each_other(
+    meta_backend: MetaBackend, tmp_path: Path
+) -> None:
+    """B takes the id A just picked: A's insert fails and A stores under the next id instead."""
+    from openmanager.analytics.rca.incident import Event, new_incident
+    from openmanager.services.incident_store import MetaIncidentStore
+
+    dbs = [_open(meta_backend, tmp_path / n) for n in ("a", "b")]
+    a, b = (MetaIncidentStore(d) for d in dbs)
+    first = Event("alert_firing", 1.0, "DiskFull", ("db-1",), "disk full on db-1")
+    other = Event("alert_firing", 1.0, "CpuHigh", ("web-1",), "cpu high on web-1")
+    tried: list[int] = []
+
+    def racing(ident: int) -> Any:
+        if not tried:  # between A's read of the next id and its insert, B stores that id
+            b.create(lambda i: new_incident(i, other))
+        tried.append(ident)
+        return new_incident(ident, first)
+
+    try:
+        made = a.create(racing)
+        assert tried == [1, 2] and made.id == 2
+        assert {i.id: i.title for i in b.list()} == {
+            1: "cpu high on web-1 (web-1)",
+            2: "disk full on db-1 (db-1)",
+        }
+    finally:
+        for d in dbs:
+            d.close()

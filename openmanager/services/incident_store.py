@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from openmanager.analytics.rca.incident import Incident, Status, incident_from_dict
-from openmanager.errors import NotFound
+from openmanager.errors import NotFound, Unavailable
 from openmanager.meta.db import MetaDB
 from openmanager.meta.models import IncidentRow
 
@@ -16,12 +18,21 @@ from openmanager.meta.models import IncidentRow
 class IncidentStore(Protocol):
     """Persistence used by the incident service."""
 
-    def next_id(self) -> int: ...
+    def create(self, make: Callable[[int], Incident]) -> Incident: ...
     def put(self, incident: Incident) -> None: ...
     def get(self, ident: int) -> Incident: ...
     def list(self, status: Status | None = None, limit: int = 100) -> builtins.list[Incident]: ...
     def unresolved(self) -> builtins.list[Incident]: ...
     def close(self) -> None: ...
+
+
+CREATE_ATTEMPTS = 8
+"""Ids tried when other instances keep taking the next one."""
+
+
+def _row(incident: Incident) -> dict[str, object]:
+    return {"id": incident.id, "status": incident.status, "started_at": incident.started_at,
+            "last_event_at": incident.last_event_at, "doc": incident.to_dict()}  # fmt: skip
 
 
 class MetaIncidentStore:
@@ -37,15 +48,25 @@ class MetaIncidentStore:
         if self.owned:
             self.meta.close()
 
-    def next_id(self) -> int:
-        with self.meta.session() as session:
-            return int(session.scalar(select(func.coalesce(func.max(IncidentRow.id), 0))) or 0) + 1
+    def create(self, make: Callable[[int], Incident]) -> Incident:
+        """`make(id)` stored under the next free id; a plain insert, so instances sharing the
+        store never overwrite each other's new incident (a taken id is tried again)."""
+        for _ in range(CREATE_ATTEMPTS):
+            with self.meta.session() as session:
+                top = session.scalar(select(func.coalesce(func.max(IncidentRow.id), 0))) or 0
+            incident = make(int(top) + 1)
+            try:
+                with self.meta.connect() as conn, conn.begin():
+                    conn.execute(insert(IncidentRow).values(**_row(incident)))
+            except IntegrityError:
+                continue
+            return incident
+        raise Unavailable(f"no free incident id after {CREATE_ATTEMPTS} attempts")
 
     def put(self, incident: Incident) -> None:
-        row = {"id": incident.id, "status": incident.status, "started_at": incident.started_at,
-               "last_event_at": incident.last_event_at, "doc": incident.to_dict()}  # fmt: skip
+        """Store a changed incident (its id exists)."""
         with self.meta.connect() as conn, conn.begin():
-            conn.execute(self.meta.upsert(IncidentRow.__table__, row, ["id"]))  # type: ignore[arg-type]
+            conn.execute(self.meta.upsert(IncidentRow.__table__, _row(incident), ["id"]))  # type: ignore[arg-type]
 
     def get(self, ident: int) -> Incident:
         with self.meta.session() as session:

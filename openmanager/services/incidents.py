@@ -144,10 +144,10 @@ class IncidentService:
             if home is None:
                 if ev.kind == "alert_resolved":  # nothing open to resolve into
                     return None
-                inc = new_incident(self.store.next_id(), ev)
+                inc = self.store.create(lambda ident: new_incident(ident, ev))
             else:
                 inc = home.add(ev)
-            self.store.put(inc)
+                self.store.put(inc)
         self._announce(inc)
         return inc
 
