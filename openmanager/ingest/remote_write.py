@@ -123,15 +123,20 @@ class LabelCache:
     def __init__(self, max_entries: int = 200_000) -> None:
         self.max_entries = max_entries
         self._items: dict[bytes, Labels] = {}
+        self._same: dict[Labels, Labels] = {}
 
     def lookup(self, region: bytes) -> Labels:
-        """Labels of one encoded `labels` run; raises InvalidInput if they break the rules."""
+        """Labels of one encoded `labels` run; raises InvalidInput if they break the rules.
+
+        Equal label sets (encoded differently) come back as one tuple object.
+        """
         found = self._items.get(region)
         if found is None:
             found = _labels_from_region(region)
             if len(self._items) >= self.max_entries:
                 self._items.clear()
-            self._items[region] = found
+                self._same.clear()
+            found = self._items[region] = self._same.setdefault(found, found)
         return found
 
 
@@ -167,12 +172,13 @@ def decode_scanned(raw: bytes, cache: LabelCache) -> SampleBatch | None:
     if not regions_equal(raw, scan, first[inverse]):
         return None  # two label sets share a hash: rare enough for the plain path
     series: list[Labels] = []
-    known: dict[Labels, int] = {}
+    known: dict[int, int] = {}  # the cache hands out one tuple per label set: key by identity
     ref_of = np.empty(len(hashes), dtype=np.int64)
-    for j in np.argsort(first).tolist():  # series in order of first appearance
-        at = int(first[j])
-        labels = cache.lookup(raw[scan.region_start[at] : scan.region_end[at]])
-        ref_of[j] = ref = known.setdefault(labels, len(known))
+    order = np.argsort(first)  # series in order of first appearance
+    starts, ends = scan.region_start[first[order]].tolist(), scan.region_end[first[order]].tolist()
+    for j, lo, hi in zip(order.tolist(), starts, ends, strict=True):
+        labels = cache.lookup(raw[lo:hi])
+        ref_of[j] = ref = known.setdefault(id(labels), len(known))
         if ref == len(series):
             series.append(labels)
     metadata = _metadata(pb.MetricMetadata.FromString(raw[a:b]) for a, b in scan.metadata)

@@ -144,3 +144,19 @@ def test_bad_labels_raise_on_both_paths() -> None:
         decode_scanned(raw, cache)
     with pytest.raises(InvalidInput, match="invalid label name"):
         decode_write_request_raw(raw, cache)
+
+
+def test_equal_label_sets_encoded_differently_are_one_series() -> None:
+    req = pb.WriteRequest()
+    for extra, t in (([], 1), ([pb.Label(name="a", value="")], 2), ([], 3)):
+        ts = req.timeseries.add()
+        ts.labels.extend([pb.Label(name="__name__", value="up"), *extra])
+        ts.samples.add(value=1.0, timestamp=t)
+    raw = req.SerializeToString()
+    cache = LabelCache()
+    for _ in range(2):  # a second request is served from the cache
+        got = decode_scanned(raw, cache)
+        assert got is not None
+        assert got.series == [(("__name__", "up"),)]
+        assert got.series_ref.tolist() == [0, 0, 0]
+        assert same(got, _decode_plain(raw))

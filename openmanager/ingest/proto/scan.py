@@ -70,6 +70,14 @@ def scan_write_request(raw: bytes) -> Scan | None:
     )
 
 
+def warm_up() -> None:
+    """Compile (or load from the disk cache) the kernels, so no request waits for it."""
+    request = b"\x0a\x08\x0a\x02\x0a\x00\x12\x02\x10\x01"  # labels {""=""}, a sample at t=1
+    scan = scan_write_request(request)
+    if scan is not None:
+        regions_equal(request, scan, np.zeros(len(scan.region_start), dtype=np.int64))
+
+
 def regions_equal(raw: bytes, scan: Scan, rep: I64Array) -> bool:
     """Whether every label region equals the region `rep[i]` stands for (hash collisions)."""
     return bool(_regions_equal(np.frombuffer(raw, dtype=np.uint8), scan.region_start,
