@@ -29,9 +29,9 @@ class AdaptiveConfig(DetectorConfig):
     warmup: int = 150
     scales: tuple[int, ...] = (1, 3, 10, 30)
     memory: int = 1000
-    z_weight: float = 0.03
+    z_weight: float = 0.01
     forget: float = 1e-4
-    shape_weight: float = 3.0
+    shape_weight: float = 1.0
     shape_step: int = 4
     shape_length: int = 8
     shape_slots: int = 256
