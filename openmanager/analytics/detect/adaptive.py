@@ -11,6 +11,7 @@ lasting anomaly is reported once, at its start, and not again while it stays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,43 +72,47 @@ class Adaptive(Detector):
     def _update(self, x: FloatArray, t: FloatArray, ok: BoolArray) -> FloatArray:
         cfg, s = self.config, self.state
         seen = s["n_seen"]
-        okc = ok[:, None]
+        keep = _keeper(ok)
+        fresh = bool((seen == 0).any())
         rates = np.array([2.0 / (w + 1.0) for w in cfg.scales])[None, :]
         avg = s["avg"]
         xc = x[:, None]
-        avg = np.where(okc, np.where(np.isnan(avg), xc, avg + rates * (xc - avg)), avg)
+        moved = avg + rates * (xc - avg)
+        avg = keep(np.where(np.isnan(avg), xc, moved) if fresh else moved, avg)
         s["avg"] = avg
         span = _span(s["hi"], s["lo"])
         strength = _record(avg, s["hi"], s["lo"], span)
-        strength += cfg.z_weight * self._rarity(avg, okc, seen)
+        strength += cfg.z_weight * self._rarity(avg, keep, seen, fresh)
         if cfg.shape_weight > 0:
             dist = pattern_distance(self, x, ok, span[:, 0], cfg.shape_step, cfg.shape_length)
             strength += cfg.shape_weight * dist
-        self._absorb_range(avg, okc)
+        self._absorb_range(avg, keep)
         strength = np.where(ok & (seen >= cfg.warmup), strength, 0.0)
         recent = s["recent"]
         out = np.where(strength > recent, strength, 0.0)
-        s["recent"] = np.where(ok, np.maximum(recent * cfg.quiet, strength), recent)
+        s["recent"] = keep(np.maximum(recent * cfg.quiet, strength), recent)
         return out
 
-    def _rarity(self, avg: FloatArray, okc: BoolArray, seen: np.ndarray) -> FloatArray:
+    def _rarity(self, avg: FloatArray, keep: _Keep, seen: np.ndarray, fresh: bool) -> FloatArray:
         """Largest z of the averages against their EW mean/variance; absorbs them."""
         s = self.state
         mu, var = s["mu"], s["var"]
-        first = (seen == 0)[:, None]
         d = avg - mu
         sd = np.sqrt(var) + 1e-9 * (1.0 + np.abs(mu))
         z = np.max(np.abs(d) / sd, axis=1)
         rate = np.maximum(1.0 / self.config.memory, 1.0 / (seen + 1.0))[:, None]
-        s["mu"] = np.where(okc, np.where(first, avg, mu + rate * d), mu)
-        s["var"] = np.where(okc, np.where(first, 0.0, (1 - rate) * (var + rate * d * d)), var)
+        new_mu, new_var = mu + rate * d, (1 - rate) * (var + rate * d * d)
+        if fresh:
+            first = (seen == 0)[:, None]
+            new_mu, new_var = np.where(first, avg, new_mu), np.where(first, 0.0, new_var)
+        s["mu"], s["var"] = keep(new_mu, mu), keep(new_var, var)
         return np.asarray(z)
 
-    def _absorb_range(self, avg: FloatArray, okc: BoolArray) -> None:
+    def _absorb_range(self, avg: FloatArray, keep: _Keep) -> None:
         """Widen the range to the averages, then let it forget (shrink) a little."""
         s = self.state
-        hi = np.where(okc, np.maximum(s["hi"], avg), s["hi"])
-        lo = np.where(okc, np.minimum(s["lo"], avg), s["lo"])
+        hi = keep(np.maximum(s["hi"], avg), s["hi"])
+        lo = keep(np.minimum(s["lo"], avg), s["lo"])
         with np.errstate(invalid="ignore"):
             gap = hi - lo
         shrink = np.where(np.isfinite(gap), gap * self.config.forget, 0.0)
@@ -118,6 +123,17 @@ class Adaptive(Detector):
     def _score(self, raw: FloatArray) -> FloatArray:
         r = np.maximum(raw, 0.0)
         return r / (1.0 + r)
+
+
+_Keep = Callable[[FloatArray, FloatArray], FloatArray]
+
+
+def _keeper(ok: BoolArray) -> _Keep:
+    """new where ok else old (rows as series, any trailing shape); just new when all are ok."""
+    if ok.all():
+        return lambda new, old: new
+    mask = ok
+    return lambda new, old: np.where(mask.reshape(mask.shape + (1,) * (new.ndim - 1)), new, old)
 
 
 def _span(hi: FloatArray, lo: FloatArray) -> FloatArray:

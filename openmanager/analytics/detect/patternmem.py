@@ -21,8 +21,8 @@ def init_pattern_state(det: Detector, step: int, length: int, slots: int) -> Non
     det._zeros("pm_smooth", fill=np.nan)
     det._zeros("pm_hist", hist)
     det._zeros("pm_count", dtype=np.int64)
-    det._zeros("pm_mem", slots, length)
-    det._zeros("pm_memsq", slots, fill=np.inf)
+    det._zeros("pm_mem", slots, length, dtype=np.float32)  # float32: the search is the hot spot
+    det._zeros("pm_memsq", slots, fill=np.inf, dtype=np.float32)
     det._zeros("pm_pending", LAG + 1, length)
     det._zeros("pm_dist")
 
@@ -34,12 +34,16 @@ def pattern_distance(
     s = det.state
     sm = s["pm_smooth"]
     a = 2.0 / (step + 1.0)
-    sm = np.where(ok, np.where(np.isnan(sm), x, sm + a * (x - sm)), sm)
+    moved = sm + a * (x - sm)
+    sm = np.where(ok, np.where(np.isnan(sm), x, moved), sm)
     s["pm_smooth"] = sm
     hist, count = s["pm_hist"], s["pm_count"]
     size = hist.shape[1]
-    rows = np.flatnonzero(ok)
-    hist[rows, count[rows] % size] = sm[rows]
+    if ok.all() and (count == count[0]).all():  # aligned series: one column
+        hist[:, int(count[0]) % size] = sm
+    else:
+        rows = np.flatnonzero(ok)
+        hist[rows, count[rows] % size] = sm[rows]
     count += ok
     due = np.flatnonzero(ok & (count >= size) & (count % step == 0))
     if len(due) == 0:
@@ -48,10 +52,15 @@ def pattern_distance(
     pos = (count[due, None] - 1 - lags[None, :]) % size
     unit = np.where(np.isfinite(scale[due]) & (scale[due] > 0), scale[due], 1.0)
     f = hist[due[:, None], pos] / unit[:, None]
-    mem, memsq = s["pm_mem"], s["pm_memsq"]
-    fsq = np.einsum("nw,nw->n", f, f)
-    d2 = memsq[due] - 2.0 * np.einsum("nmw,nw->nm", mem[due], f) + fsq[:, None]
-    near = np.sqrt(np.maximum(np.min(d2, axis=1), 0.0) / length)
+    everyone = len(due) == det.n_series  # aligned series: views, no copies
+    mem = s["pm_mem"] if everyone else s["pm_mem"][due]
+    memsq = s["pm_memsq"] if everyone else s["pm_memsq"][due]
+    f32 = f.astype(np.float32)
+    d2 = np.matmul(mem, f32[:, :, None])[..., 0]  # |m - f|^2 = |m|^2 - 2 m.f + |f|^2, in place
+    d2 *= -2.0
+    d2 += memsq
+    d2 = d2.min(axis=1) + np.einsum("nw,nw->n", f, f)
+    near = np.sqrt(np.maximum(d2, 0.0) / length)
     dist = s["pm_dist"]
     dist[due] = np.where(np.isfinite(near) & np.isfinite(scale[due]), near, 0.0)
     _remember(det, due, f, count[due] // step)
