@@ -19,6 +19,7 @@ GENERIC = [
     "isolation_forest",
     "ensemble",
     "server_ensemble",
+    "adaptive",
 ]
 
 
