@@ -20,6 +20,7 @@ GENERIC = [
     "ensemble",
     "server_ensemble",
     "adaptive",
+    "adaptive_day",
 ]
 
 

@@ -70,6 +70,10 @@ class Adaptive(Detector):
         init_pattern_state(self, cfg.shape_step, cfg.shape_length, cfg.shape_slots)
 
     def _update(self, x: FloatArray, t: FloatArray, ok: BoolArray) -> FloatArray:
+        return self._report(self._strength(x, ok), ok)
+
+    def _strength(self, x: FloatArray, ok: BoolArray) -> FloatArray:
+        """Record + rarity + shape strength of x against the state; absorbs x where ok."""
         cfg, s = self.config, self.state
         seen = s["n_seen"]
         keep = _keeper(ok)
@@ -87,10 +91,15 @@ class Adaptive(Detector):
             dist = pattern_distance(self, x, ok, span[:, 0], cfg.shape_step, cfg.shape_length)
             strength += cfg.shape_weight * dist
         self._absorb_range(avg, keep)
-        strength = np.where(ok & (seen >= cfg.warmup), strength, 0.0)
+        return np.asarray(strength)
+
+    def _report(self, strength: FloatArray, ok: BoolArray) -> FloatArray:
+        """Strength where it beats the decaying recent maximum (one report per episode), else 0."""
+        cfg, s = self.config, self.state
+        strength = np.where(ok & (s["n_seen"] >= cfg.warmup), strength, 0.0)
         recent = s["recent"]
         out = np.where(strength > recent, strength, 0.0)
-        s["recent"] = keep(np.maximum(recent * cfg.quiet, strength), recent)
+        s["recent"] = _keeper(ok)(np.maximum(recent * cfg.quiet, strength), recent)
         return out
 
     def _rarity(self, avg: FloatArray, keep: _Keep, seen: np.ndarray, fresh: bool) -> FloatArray:

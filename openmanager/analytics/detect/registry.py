@@ -52,6 +52,7 @@ for _name, _path in {
     "isolation_forest": "iforest:IsolationForestDetector",
     "ensemble": "ensemble:Ensemble",
     "adaptive": "adaptive:Adaptive",
+    "adaptive_day": "adaptive_day:AdaptiveDay",
     "server_ensemble": "ensemble:ServerEnsemble",
     "cpu_spike": "patterns:CpuSpike",
     "memory_leak": "patterns:MemoryLeak",
