@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--detectors",
         nargs="+",
-        default=["robust_z", "iqr", "seasonal", "cusum", "ensemble", "adaptive"],
+        default=["robust_z", "iqr", "seasonal", "cusum", "ensemble", "adaptive", "adaptive_day"],
     )
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--threshold", type=float, default=0.5)

@@ -1,6 +1,6 @@
 """``adaptive_day``: the adaptive detector plus day-lag novelty (today against the same time
-yesterday), reported once per episode as ``adaptive`` does. Opt-in: on the NAB dev subset it is
-not better than ``adaptive`` on every profile (see the README's anomaly section).
+yesterday), reported once per episode as ``adaptive`` does. The default of ``openmanager detect``
+and the NAB benchmark.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from openmanager.errors import InvalidInput
 
 @dataclass(frozen=True)
 class AdaptiveDayConfig(AdaptiveConfig):
-    """Adaptive settings plus the day-lag member: weight, history cap (samples), smoothing, forget."""
+    """Adaptive settings (reports fade a little faster) plus the day-lag member: weight, history
+    cap (samples), smoothing, forget."""
 
+    quiet: float = 0.985
     day_weight: float = 0.5
     day_cap: int = 300
     day_smooth: int = 12
