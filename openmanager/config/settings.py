@@ -80,6 +80,21 @@ class StorageSettings(Section):
     wal_fsync: bool = Field(
         True, description="fsync the WAL before acknowledging a batch (durability on power loss)."
     )
+    cut_worker_min_samples: int = Field(
+        100_000,
+        ge=0,
+        description="Cuts of the head into blocks holding at least this many samples are encoded "
+        "and written in a separate worker process (off the server's CPU and GIL); smaller cuts "
+        "are written inline. 0 sends every cut to the worker.",
+    )
+    head_max_backlog_samples: int = Field(
+        5_000_000,
+        ge=0,
+        description="Back-pressure: once the head spans more than 3 block durations (the cutter "
+        "fell behind, e.g. a backfill arriving by remote write) and holds more than this many "
+        "samples, appends wait for a cut. Bounds head memory (~50 bytes/sample) and WAL replay "
+        "time; a larger backlog lets the cutter write longer blocks. 0: wait at 3 block durations.",
+    )
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
 
