@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--series", type=int, default=10_000)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument(
-        "--detectors", nargs="+", default=["robust_z", "iqr", "seasonal", "cusum", "ensemble"]
+        "--detectors",
+        nargs="+",
+        default=["robust_z", "iqr", "seasonal", "cusum", "ensemble", "adaptive"],
     )
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--threshold", type=float, default=0.5)

@@ -1,6 +1,6 @@
 """NAB benchmark: OpenManager's score per profile beside the published detectors (same subset).
 
-Usage: python benchmarks/nab.py [--detector ensemble] [--settings JSON] [--reference] [--data DIR]
+Usage: python benchmarks/nab.py [--detector adaptive] [--settings JSON] [--reference] [--data DIR]
 (the same as `openmanager bench nab`).
 """
 
@@ -26,7 +26,7 @@ from openmanager.analytics.evaluate.nab_corpus import evaluate, load_corpus, loa
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table."""
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--detector", default="ensemble")
+    ap.add_argument("--detector", default="adaptive")
     ap.add_argument("--settings", default=None, help="detector settings as JSON")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--reference", action="store_true", help="also score NAB's windowedGaussian")

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp
 
 from openmanager import __version__
 from openmanager.api.errors import install_error_handlers
-from openmanager.api.fastpath import FleetFastPath
+from openmanager.api.fastpath import FleetFastPath, RemoteWriteFastPath
 from openmanager.api.openapi import install_openapi
 from openmanager.api.routes import (
     anomalies,
@@ -111,12 +111,13 @@ def create_app(platform: Platform, on_started: Callable[[], None] | None = None)
 
 def outer_layers(platform: Platform) -> Callable[[ASGIApp], ASGIApp]:
     """From the outside in: request ids (so 401/413/429 carry them too), CORS (so preflights
-    are answered), size limits, keys and roles, rate limits, then the fleet fast path."""
+    are answered), size limits, keys and roles, rate limits, then the fast paths (inside
+    security, so keys, roles and limits apply to them too)."""
     sec = platform.settings.security
     limits = RateLimits(sec.rate_limit_per_ip, sec.rate_limit_per_key, sec.rate_limit_storage)
 
     def wrap(stack: ASGIApp) -> ASGIApp:
-        app: ASGIApp = FleetFastPath(stack, platform)  # inside security: auth still applies
+        app: ASGIApp = FleetFastPath(RemoteWriteFastPath(stack, platform), platform)
         app = SecurityMiddleware(
             app,
             auth=sec.auth,

@@ -19,7 +19,7 @@ def nab(
     data: Path = typer.Option(
         DEFAULT_DATA, help="NAB corpus: data/, combined_windows.json, profiles.json."
     ),
-    detector: str = typer.Option("ensemble", "--detector", "-d", help="Detector name."),
+    detector: str = typer.Option("adaptive", "--detector", "-d", help="Detector name."),
     settings: str | None = typer.Option(None, "--settings", help="Detector settings as JSON."),
 ) -> None:
     """Score the NAB corpus (threshold optimised per profile, as NAB does) and print the scoreboard."""

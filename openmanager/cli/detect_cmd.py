@@ -21,7 +21,7 @@ def detect(
         ..., exists=True, help="A timestamp,value CSV, or a directory of them."
     ),
     detector: str = typer.Option(
-        "ensemble", "--detector", "-d", help="Detector name: " + ", ".join(names())
+        "adaptive", "--detector", "-d", help="Detector name: " + ", ".join(names())
     ),
     out: Path | None = typer.Option(
         None,

@@ -1,9 +1,9 @@
 """Prometheus remote-write 1.0: `WriteRequest` protobuf in a snappy block, encoded and decoded.
 
 The encoder groups each series with its samples in time order. The decoder turns any valid
-request into a `SampleBatch`; one TimeSeries per sample (Prometheus's queue manager) takes
-`remote_write_tail`, other requests shaped as most clients send them a vectorised path (see
-`proto/wire.py`), anything else the plain protobuf path. Exemplars and
+request into a `SampleBatch`: requests shaped as clients send them (each TimeSeries its labels,
+then samples; Prometheus's queue manager sends one sample per TimeSeries) take a compiled
+one-pass scan (`proto/scan.py`), anything else the plain protobuf path. Exemplars and
 native histograms parse but are ignored. Stale markers and NaN payloads pass bit-exactly.
 Labels follow Prometheus 2.x rules (classic names, no duplicates, a metric name; empty values
 dropped); a `LabelCache` remembers validated label encodings across requests.
@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 from openmanager.errors import InvalidInput
 from openmanager.ingest.proto import remote_pb2 as pb
 from openmanager.ingest.proto import wire
-from openmanager.ingest.remote_write_tail import RegionCache, decode_single_samples
+from openmanager.ingest.proto.scan import regions_equal, scan_write_request
 from openmanager.samples import (
     METRIC_NAME,
     Float64Array,
@@ -123,17 +123,20 @@ class LabelCache:
     def __init__(self, max_entries: int = 200_000) -> None:
         self.max_entries = max_entries
         self._items: dict[bytes, Labels] = {}
-        self.regions = RegionCache(self.lookup, max_entries)
-        """Regions checked to be only `labels` records (the single-sample path's cache)."""
+        self._same: dict[Labels, Labels] = {}
 
     def lookup(self, region: bytes) -> Labels:
-        """Labels of one encoded `labels` run; raises InvalidInput if they break the rules."""
+        """Labels of one encoded `labels` run; raises InvalidInput if they break the rules.
+
+        Equal label sets (encoded differently) come back as one tuple object.
+        """
         found = self._items.get(region)
         if found is None:
             found = _labels_from_region(region)
             if len(self._items) >= self.max_entries:
                 self._items.clear()
-            self._items[region] = found
+                self._same.clear()
+            found = self._items[region] = self._same.setdefault(found, found)
         return found
 
 
@@ -153,74 +156,33 @@ def decode_write_request(body: bytes, cache: LabelCache | None = None) -> Sample
 
 def decode_write_request_raw(raw: bytes, cache: LabelCache | None = None) -> SampleBatch:
     """Decode uncompressed `WriteRequest` protobuf bytes into a batch."""
-    cache = DEFAULT_CACHE if cache is None else cache
     try:
-        fast = decode_single_samples(raw, cache.regions) or _decode_fast(raw, cache)
+        fast = decode_scanned(raw, DEFAULT_CACHE if cache is None else cache)
     except (DecodeError, InvalidInput):
         fast = None  # the plain path decodes again and names the offending timeseries
     return fast if fast is not None else _decode_plain(raw)
 
 
-def _decode_fast(raw: bytes, cache: LabelCache) -> SampleBatch | None:
-    """Vectorised decode of the usual shape (labels then samples); None if the shape differs."""
-    flat = pb.WriteRequestFlat.FromString(raw)
-    if flat.timeseries.exemplars or flat.timeseries.histograms:
+def decode_scanned(raw: bytes, cache: LabelCache) -> SampleBatch | None:
+    """Compiled one-pass decode (labels then samples per TimeSeries); None for other shapes."""
+    scan = scan_write_request(raw)
+    if scan is None:
         return None
-    raw, buf, starts, ends = _timeseries_spans(raw)
-    label_ends, ok = wire.scan_label_prefix(buf, starts, ends)
-    if not ok:
-        return None
-    payload = np.fromiter(map(len, flat.timeseries.samples), dtype=np.int64)
-    record = 1 + wire.varint_sizes(payload) + payload
-    cum_records = np.concatenate(([0], np.cumsum(record)))
-    cum_tails = np.concatenate(([0], np.cumsum(ends - label_ends)))
-    cut = np.minimum(np.searchsorted(cum_records, cum_tails), len(cum_records) - 1)
-    if cum_tails[-1] != cum_records[-1] or (cum_records[cut] != cum_tails).any():
-        return None  # something other than samples follows the labels somewhere
-    per_ts = np.diff(cut)
-    owner = np.repeat(np.arange(len(per_ts)), per_ts)
-    rec_start = label_ends[owner] + cum_records[:-1] - cum_records[cut[:-1]][owner]
-    pay_start = rec_start + (record - payload)
-    stamps, values, ok = wire.decode_samples(buf, pay_start, pay_start + payload)
-    if not ok:
-        return None
-    used = per_ts > 0  # a TimeSeries without samples adds no series, as in the plain path
-    cuts = map(slice, starts[used].tolist(), label_ends[used].tolist())
-    regions = list(map(raw.__getitem__, cuts))
-    unique: dict[bytes, int] = dict.fromkeys(regions, 0)
+    hashes, first, inverse = np.unique(scan.region_hash, return_index=True, return_inverse=True)
+    if not regions_equal(raw, scan, first[inverse]):
+        return None  # two label sets share a hash: rare enough for the plain path
     series: list[Labels] = []
-    known: dict[Labels, int] = {}
-    for region in unique:
-        labels = cache.lookup(region)
-        unique[region] = ref = known.setdefault(labels, len(known))
+    known: dict[int, int] = {}  # the cache hands out one tuple per label set: key by identity
+    ref_of = np.empty(len(hashes), dtype=np.int64)
+    order = np.argsort(first)  # series in order of first appearance
+    starts, ends = scan.region_start[first[order]].tolist(), scan.region_end[first[order]].tolist()
+    for j, lo, hi in zip(order.tolist(), starts, ends, strict=True):
+        labels = cache.lookup(raw[lo:hi])
+        ref_of[j] = ref = known.setdefault(id(labels), len(known))
         if ref == len(series):
             series.append(labels)
-    ts_ref = np.fromiter(map(unique.__getitem__, regions), dtype=np.int64, count=len(regions))
-    refs = np.repeat(ts_ref, per_ts[used])
-    return SampleBatch(series, refs, stamps, values, _metadata(flat.metadata))
-
-
-def _timeseries_spans(raw: bytes) -> tuple[bytes, wire.U8Array, wire.I64Array, wire.I64Array]:
-    """Where each TimeSeries' bytes lie: in `raw` itself when only timeseries are at top level."""
-    chunks = list(pb.WriteRequestRaw.FromString(raw).timeseries)
-    sizes = np.fromiter(map(len, chunks), dtype=np.int64, count=len(chunks))
-    heads = 1 + wire.varint_sizes(sizes)
-    if int((heads + sizes).sum()) == len(raw):
-        buf = np.frombuffer(raw, dtype=np.uint8)
-        ends = np.cumsum(heads + sizes)
-        starts = ends - sizes
-        head = starts - heads
-        got, got_size, ok = wire.read_varints(buf, head + 1, starts)
-        if len(head) == 0 or (
-            (buf[head] == wire.TAG_LABEL).all()
-            and ok.all()
-            and (got == sizes.astype(np.uint64)).all()
-            and (got_size == heads - 1).all()
-        ):
-            return raw, buf, starts, ends
-    joined = b"".join(chunks)  # metadata or other fields interleaved: work on a copy
-    ends = np.cumsum(sizes)
-    return joined, np.frombuffer(joined, dtype=np.uint8), ends - sizes, ends
+    metadata = _metadata(pb.MetricMetadata.FromString(raw[a:b]) for a, b in scan.metadata)
+    return SampleBatch(series, ref_of[inverse][scan.owner], scan.stamps, scan.values, metadata)
 
 
 def _labels_from_region(region: bytes) -> Labels:

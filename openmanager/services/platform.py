@@ -37,6 +37,7 @@ from openmanager.services.bus import EventBus
 from openmanager.services.fleet import FleetService
 from openmanager.services.forecast import EXHAUSTION_INTERVAL_S, ForecastService
 from openmanager.services.incidents import IncidentService
+from openmanager.services.ingest import RemoteWriteReceiver
 from openmanager.services.leader import LeaderElection
 from openmanager.services.logs import LogService
 from openmanager.services.models import ModelService
@@ -87,6 +88,7 @@ class Platform:
         self.clock = clock
         self.storage = storage if storage is not None else open_storage(settings.storage)
         self.queries = QueryService(self.storage)
+        self.remote_write = RemoteWriteReceiver(self.storage)
         self.scheduler = Scheduler(clock)
         self.bus = EventBus()
         self.instance_id = new_instance_id()

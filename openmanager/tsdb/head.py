@@ -29,6 +29,7 @@ from openmanager.tsdb.wal_records import WalBatch, WalRecord
 T_MIN = np.iinfo(np.int64).min
 T_MAX = np.iinfo(np.int64).max
 MAX_ERRORS = 20
+_MIN_SEEN = 65_536  # identity-cache entries kept before it is cleared (or 2 per series)
 
 
 @dataclass
@@ -57,6 +58,9 @@ class Head:
         self.ooo_window_ms = ooo_window_ms
         self.future_tolerance_ms = future_tolerance_ms
         self._refs: dict[Labels, int] = {}
+        self._seen: dict[int, tuple[Labels, int]] = {}
+        """Refs of label tuples by object identity: receivers hand in the same cached tuple
+        for a series every time, and hashing a tuple of pairs costs more than the rest."""
         self._labels: list[Labels | None] = []
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
         self._index = PostingsIndex()
@@ -110,12 +114,21 @@ class Head:
         new_series: list[tuple[int, Labels]] = []
         pending: dict[Labels, int] = {}
         mapping = np.full(len(batch.series), -1, dtype=np.int64)
+        seen = self._seen
         for i, labels in enumerate(batch.series):  # a loop per series, not per sample
+            hit = seen.get(id(labels))
+            if hit is not None and hit[0] is labels:
+                mapping[i] = hit[1]
+                continue
             try:
                 ref = self._refs.get(labels)
             except TypeError:
                 ref = None
-            if ref is None:
+            if ref is not None:
+                if len(seen) >= max(_MIN_SEEN, 2 * len(self._refs)):
+                    seen.clear()
+                seen[id(labels)] = (labels, ref)  # holding `labels` keeps its id unique
+            else:
                 try:
                     canon = canonical_labels(labels)
                 except InvalidInput as exc:
@@ -313,6 +326,7 @@ class Head:
         dead = np.flatnonzero(reg & ~live & ~recent)
         if not len(dead):
             return 0
+        self._seen.clear()
         for ref in dead.tolist():
             labels = self._labels[ref]
             if labels is not None:

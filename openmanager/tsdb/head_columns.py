@@ -1,7 +1,7 @@
 """The head's samples: append-only columnar runs, each sorted by (series ref, timestamp).
 
-One run per appended batch; neighbouring runs are merged like a binary counter so there are
-only O(log n) of them, and big ones are packed (`head_packed`). No Python object per series
+One run per appended batch; runs of similar size are merged four at a time (a base-4
+counter) so there are only O(log n) of them, and big ones are packed (`head_packed`). No Python object per series
 or per sample: everything is NumPy.
 """
 
@@ -19,6 +19,9 @@ from openmanager.tsdb.head_run import Run, concat_sorted, ranges_index
 BoolArray = npt.NDArray[np.bool_]
 AnyRun = Run | PackedRun
 _I64_EMPTY: Int64Array = np.zeros(0, dtype=np.int64)
+_FAN_IN = 4
+"""Runs of similar size merged at once: each sample is re-sorted log4(n) times, not log2(n),
+for about as many runs (3 per size class instead of 1-2)."""
 
 
 def _loose(run: AnyRun) -> Run:
@@ -72,9 +75,9 @@ class Columns:
         )
         runs = self._runs
         runs.append(_compact(run))
-        while len(runs) > 1 and _size(runs[-2]) <= 2 * _size(runs[-1]):
-            last = runs.pop()
-            runs[-1] = _compact(concat_sorted([_loose(runs[-1]), _loose(last)]))
+        while len(runs) >= _FAN_IN and _size(runs[-_FAN_IN]) <= 2 * _size(runs[-1]):
+            merged = concat_sorted([_loose(r) for r in runs[-_FAN_IN:]])
+            runs[-_FAN_IN:] = [_compact(merged)]
 
     def time_range(self) -> tuple[int, int] | None:
         """(min, max) timestamp in the head, or None when empty (kept up to date, O(1))."""

@@ -102,7 +102,7 @@ def test_bench_nab_on_a_small_corpus(tmp_path: Path) -> None:
     (tmp_path / "profiles.json").write_text(json.dumps(profiles))
     res = CliRunner().invoke(app, ["bench", "nab", "--data", str(tmp_path)])
     assert res.exit_code == 0, res.output
-    line = next(ln for ln in res.output.splitlines() if "OpenManager (ensemble)" in ln)
+    line = next(ln for ln in res.output.splitlines() if "OpenManager (adaptive)" in ln)
     ours = float(line.split("│")[2])
     assert 80.0 < ours <= 100.0  # two clean spikes caught near their window starts
     assert "ARTime" in res.output

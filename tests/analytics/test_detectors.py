@@ -19,6 +19,7 @@ GENERIC = [
     "isolation_forest",
     "ensemble",
     "server_ensemble",
+    "adaptive",
 ]
 
 
@@ -62,6 +63,18 @@ def test_slow_rising_peaks_flag_a_fault_that_ramps_in() -> None:
     assert s[1, 1500:1560].max() >= 0.65
     assert s[1, 2500:2560].max() >= 0.65
     assert (s[0] >= 0.65).sum() == 0 and (s[1, :1500] >= 0.65).sum() == 0
+
+
+def test_a_fault_building_up_is_flagged_while_it_builds() -> None:
+    # +0.5 sigma per sample: far off (> 6 sigma) for 12 samples long before it reaches the
+    # flagging strength; the seasonal member must not restart and go blind for its warm-up
+    rng = np.random.default_rng(3)
+    x = rng.normal(50.0, 2.0, (1, 3000))
+    x[0, 2000:2200] += np.arange(200) * 1.0
+    t = np.arange(3000) * 60.0
+    s = create("server_ensemble", None, n_series=1).update(x, t)[0]
+    assert (s[:2000] >= 0.65).sum() == 0
+    assert (s[2045:2100] >= 0.65).mean() > 0.5  # (restarting after 12 samples: 5%)
 
 
 @pytest.mark.parametrize("name", sorted(set(names()) - {"composite_anomaly"}))

@@ -37,7 +37,7 @@ from openmanager.tsdb.matchers import eq
 from tests.api import conftest as api_conftest
 from tests.api.conftest import MakeClient
 from tests.ingest.test_remote_write import batches, mutated
-from tests.ingest.test_remote_write_tail import one_per_sample
+from tests.ingest.test_remote_write_scan import one_per_sample
 
 pytestmark = pytest.mark.slow
 make_client = api_conftest.make_client  # the app factory fixture, shared with tests/api

@@ -18,8 +18,8 @@ from openmanager.errors import InvalidInput
 from openmanager.ingest.proto import remote_pb2 as pb
 from openmanager.ingest.remote_write import (
     LabelCache,
-    _decode_fast,
     _decode_plain,
+    decode_scanned,
     decode_write_request,
     decode_write_request_raw,
     encode_write_request,
@@ -287,9 +287,9 @@ def test_bad_labels_are_not_cached() -> None:
 @settings(max_examples=100, deadline=None)
 @given(batches())
 def test_fast_path_matches_plain_path(batch: SampleBatch) -> None:
-    """The vectorised decoder takes usual requests and agrees with the protobuf decoder."""
+    """The compiled scan takes usual requests and agrees with the protobuf decoder."""
     for raw in (encode_write_request_raw(batch), protobuf_encode(batch)):
-        fast = _decode_fast(raw, LabelCache())
+        fast = decode_scanned(raw, LabelCache())
         assert fast is not None
         plain = _decode_plain(raw)
         assert fast.series == plain.series
@@ -326,7 +326,7 @@ def mutated(draw: st.DrawFn) -> bytes:
 def test_mutated_requests_fail_cleanly_and_paths_agree(raw: bytes) -> None:
     """Fuzz: a broken request raises InvalidInput or decodes the same on both paths."""
     try:
-        fast = _decode_fast(raw, LabelCache())
+        fast = decode_scanned(raw, LabelCache())
     except (DecodeError, InvalidInput):  # the public function then takes the plain path
         fast = None
     try:

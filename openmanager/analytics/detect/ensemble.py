@@ -17,7 +17,9 @@ _DEFAULT_MEMBERS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("iqr", {"window": 1000}),
 )
 _SERVER_MEMBERS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("seasonal", {"window": 1000, "recurring": True}),
+    # reset_after 60: a fault far off the profile for 12 samples (a disk filling) is not taken
+    # for a new regime and scored 0 while re-learned; the ensemble's peaks absorb lasting change
+    ("seasonal", {"window": 1000, "recurring": True, "reset_after": 60}),
     ("iqr", {"window": 1000}),
 )
 
@@ -39,6 +41,10 @@ class EnsembleConfig(DetectorConfig):
     ``rise``: share of the gap by which a peak climbs toward a larger, unflagged strength per
     sample (1: at once). Below 1, a fault whose strength ramps in over a few samples outruns
     its own calibration instead of teaching the ensemble to ignore it.
+    ``calibrate``: "combined" compares the combined strength with its own past peaks; "member"
+    compares each member's strength with that member's past peaks and reports the largest
+    ratio (``combine`` is then unused), so a member that is often loud (a short trailing
+    window) does not dull a quiet one, and each is flagged when it is unlike its own past.
     """
 
     members: tuple[tuple[str, dict[str, Any]], ...] = field(default=_DEFAULT_MEMBERS)
@@ -52,6 +58,7 @@ class EnsembleConfig(DetectorConfig):
     absorb_below: float = 0.0
     log: bool = False
     rise: float = 1.0
+    calibrate: str = "combined"
 
     def validate(self) -> None:
         """Reject out-of-range values."""
@@ -64,6 +71,8 @@ class EnsembleConfig(DetectorConfig):
             raise InvalidInput("need memory, short_memory >= 0 (0 = off), gate > 0, persist >= 1")
         if not 0.0 < self.rise <= 1.0:
             raise InvalidInput(f"rise must be in (0, 1], got {self.rise}")
+        if self.calibrate not in ("combined", "member"):
+            raise InvalidInput(f"calibrate must be combined or member, got {self.calibrate!r}")
         if self.direction not in ("", "both", "up", "down"):
             raise InvalidInput(f"direction must be both, up or down, got {self.direction!r}")
 
@@ -79,9 +88,10 @@ class Ensemble(Detector):
         from openmanager.analytics.detect.registry import create
 
         self.children = [create(n, c, self.n_series) for n, c in self._member_configs()]
-        self._zeros("peak")
-        self._zeros("short_peak")
-        self._zeros("recent", max(self.config.persist - 1, 0))
+        per = (len(self.children),) if self.config.calibrate == "member" else ()
+        self._zeros("peak", *per)
+        self._zeros("short_peak", *per)
+        self._zeros("recent", *per, max(self.config.persist - 1, 0))
         self.agree: list[BoolArray] = []
         self.strengths: list[FloatArray] = []
 
@@ -91,33 +101,41 @@ class Ensemble(Detector):
             x = np.log1p(np.maximum(x, 0.0))
         xm = np.where(ok, x, np.nan)  # members must see missing rows as missing, not as 0
         cols = [child._raw_step(xm, t) for child in self.children]
-        comb = _combine(cols, cfg.combine)
         self.strengths = cols
+        # one column per calibrated strength: the combined one, or each member's
+        if cfg.calibrate == "member":
+            comb = np.stack(cols, axis=1)
+        else:
+            comb = _combine(cols, cfg.combine)[:, None]
+        n, k = comb.shape
+        okk = np.broadcast_to(ok[:, None], (n, k))
         st = self.state
         # persistence: the weakest of the last ``persist`` strengths, so one odd sample is not enough
-        recent = st["recent"]
-        held = np.minimum(comb, recent.min(axis=1)) if recent.shape[1] else comb
-        if recent.shape[1]:
-            shifted = np.concatenate([recent[:, 1:], comb[:, None]], axis=1)
-            st["recent"] = np.where(ok[:, None], shifted, recent)
-        peak, short = st["peak"], st["short_peak"]
+        recent = st["recent"].reshape(n, k, -1)
+        held = np.minimum(comb, recent.min(axis=2)) if recent.shape[2] else comb
+        if recent.shape[2]:
+            shifted = np.concatenate([recent[:, :, 1:], comb[:, :, None]], axis=2)
+            st["recent"] = np.where(okk[:, :, None], shifted, recent).reshape(st["recent"].shape)
+        peak, short = st["peak"].reshape(n, k), st["short_peak"].reshape(n, k)
         ratio = held * held / (np.maximum(peak, cfg.gate) * np.maximum(short, cfg.gate))
-        r: FloatArray = np.sqrt(ratio)
+        rk: FloatArray = np.sqrt(ratio)
         # with absorb_below, strengths already flagged (ratio >= absorb_below) do not raise the
         # peaks: a fault must not teach the ensemble to ignore the next one like it
         # (they are absorbed slowly, over short_memory samples, so a lasting new regime still
         # becomes normal)
-        flagged = (r >= cfg.absorb_below) if cfg.absorb_below > 0 else np.zeros_like(ok)
+        flagged = (rk >= cfg.absorb_below) if cfg.absorb_below > 0 else np.zeros_like(okk)
         slow = 1.0 / max(cfg.short_memory, 1)
         for key, memory in (("peak", cfg.memory), ("short_peak", cfg.short_memory)):
-            old = st[key]
-            learned = _decayed_peak(old, held, memory, ok & ~flagged, cfg.rise)
-            st[key] = np.where(ok & flagged, np.maximum(old, old + slow * (held - old)), learned)
+            old = st[key].reshape(n, k)
+            learned = _decayed_peak(old, held, memory, okk & ~flagged, cfg.rise)
+            new = np.where(okk & flagged, np.maximum(old, old + slow * (held - old)), learned)
+            st[key] = new.reshape(st[key].shape)
         self.agree = [col >= cfg.gate for col in cols]
         # evidence comes from the member that saw the strongest deviation (the lead on ties)
         top = np.argmax(np.stack(cols), axis=0)
         self.expected = np.choose(top, [c.expected for c in self.children])
         self.band = np.choose(top, [c.band for c in self.children])
+        r: FloatArray = rk.max(axis=1)
         return r
 
     def _member_configs(self) -> list[tuple[str, dict[str, Any]]]:

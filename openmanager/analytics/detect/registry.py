@@ -51,6 +51,7 @@ for _name, _path in {
     "cusum": "changepoint:Cusum",
     "isolation_forest": "iforest:IsolationForestDetector",
     "ensemble": "ensemble:Ensemble",
+    "adaptive": "adaptive:Adaptive",
     "server_ensemble": "ensemble:ServerEnsemble",
     "cpu_spike": "patterns:CpuSpike",
     "memory_leak": "patterns:MemoryLeak",

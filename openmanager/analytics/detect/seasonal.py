@@ -19,7 +19,10 @@ class SeasonalConfig(RobustZConfig):
     ``full_period``: score only once a whole period has been seen. ``recurring``: a deviation beyond
     ``reset_z`` that this slot also showed in one of the two previous periods (log rotation or a
     batch job at a fixed time, falling inside a slot) is expected: the score is scaled down by
-    the larger of those two periods' peaks over ``reset_z``."""
+    the larger of those two periods' peaks over ``reset_z``. ``per_visit``: ``season_rate`` is
+    the weight of one period's visit of a slot, spread over the samples that fall in it (after
+    the slot's first period), instead of the weight of each sample: a fault lasting minutes (a
+    spike, the start of a leak) barely moves the profile, so it keeps scoring while it lasts."""
 
     period: float = 86400.0
     slots: int = 96
@@ -27,6 +30,7 @@ class SeasonalConfig(RobustZConfig):
     trend_window: int = 2016
     full_period: bool = True
     recurring: bool = False
+    per_visit: bool = False
 
 
 class SeasonalBaseline(Detector):
@@ -50,6 +54,8 @@ class SeasonalBaseline(Detector):
         for key in ("trend", "tage", "center", "scale", "age", "run"):
             self._zeros(key)
         self._zeros("sm", fill=np.nan)
+        if cfg.per_visit:  # time of the last sample, to know the samples per slot
+            self._zeros("last_t", fill=np.nan)
         if cfg.recurring:  # per slot: period of the last visit, its peak, the two before
             for key in ("visit", "peak0", "peak1", "peak2"):
                 self._zeros(key, cfg.slots)
@@ -88,7 +94,8 @@ class SeasonalBaseline(Detector):
         s["trend"] = np.where(ok, trend + ta * step, s["trend"])
         s["tage"] = s["tage"] + ok
         detr = x - s["trend"]
-        moved = prof + cfg.season_rate * np.minimum(np.maximum(detr - prof, -lim), lim)
+        rate = self._season_rate(t, ok, first == period_no)
+        moved = prof + rate * np.minimum(np.maximum(detr - prof, -lim), lim)
         profile[flat] = np.where(ok, np.where(seen, moved, detr), cur)
         since[flat] = np.where(ok & ~seen, period_no, first)
         self.expected, self.band = expected + s["center"], cfg.z_half * sigma
@@ -96,6 +103,17 @@ class SeasonalBaseline(Detector):
         if cfg.recurring:
             strength = self._beyond_recurring(strength, flat, period_no, ok & known)
         return strength
+
+    def _season_rate(self, t: FloatArray, ok: BoolArray, first_visit: BoolArray) -> FloatArray:
+        """Profile learning rate per sample: ``season_rate``, or its share of a slot (per_visit)."""
+        cfg = self.config
+        if not cfg.per_visit:
+            return np.full(self.n_series, cfg.season_rate)
+        last = self.state["last_t"]
+        dt = np.where(np.isfinite(last), t - last, np.inf)
+        self.state["last_t"] = np.where(ok, t, last)
+        share = np.clip(dt * cfg.slots / cfg.period, 0.0, 1.0)
+        return np.where(first_visit, cfg.season_rate, cfg.season_rate * share)
 
     def _beyond_recurring(
         self, strength: FloatArray, flat: NDArray[np.int64], period_no: FloatArray, seen: BoolArray

@@ -74,7 +74,7 @@ def false_alarms_per_day(
     return float(np.mean(rates)) if rates else float("nan")
 
 
-def run(data: Path, detector: str = "ensemble", config: dict[str, Any] | None = None) -> NabRun:
+def run(data: Path, detector: str = "adaptive", config: dict[str, Any] | None = None) -> NabRun:
     """Score the corpus under ``data`` and evaluate it per profile (threshold optimised per profile)."""
     corpus, profiles = load_corpus(data), load_profiles(data)
     t0 = time.perf_counter()

@@ -16,23 +16,25 @@ from openmanager.services.ingest import RemoteWriteReceiver
 router = APIRouter(prefix="/api/v1")
 
 
-def _receiver(request: Request) -> RemoteWriteReceiver:
-    receiver = getattr(request.app.state, "remote_write", None)
-    if receiver is None:
-        receiver = RemoteWriteReceiver(platform_of(request).storage)
-        request.app.state.remote_write = receiver
-    return receiver
-
-
 @router.post("/write", status_code=204)
 async def remote_write(request: Request) -> Response:
-    """Prometheus remote-write 1.0; 204 once the batch is in the WAL, 400 (text) otherwise."""
-    body = await request.body()
-    try:
-        await asyncio.to_thread(_receiver(request).receive, body)
-    except InvalidInput as exc:  # Prometheus answers with http.Error: plain text
-        return PlainTextResponse(exc.message + "\n", status_code=400)
+    """Prometheus remote-write 1.0; 204 once the batch is in the WAL, 400 (text) otherwise.
+
+    Served by `fastpath.RemoteWriteFastPath` before FastAPI's stack; this route documents it.
+    """
+    status, text = await receive_write(platform_of(request).remote_write, await request.body())
+    if status != 204:  # Prometheus answers with http.Error: plain text
+        return PlainTextResponse(text, status_code=status)
     return Response(status_code=204)
+
+
+async def receive_write(receiver: RemoteWriteReceiver, body: bytes) -> tuple[int, str]:
+    """Store one remote-write body off the event loop: (204, "") or (400, the reason)."""
+    try:
+        await asyncio.to_thread(receiver.receive, body)
+    except InvalidInput as exc:
+        return 400, exc.message + "\n"
+    return 204, ""
 
 
 @router.get("/targets")
