@@ -92,8 +92,10 @@ class StorageSettings(Section):
         ge=0,
         description="Back-pressure: once the head spans more than 3 block durations (the cutter "
         "fell behind, e.g. a backfill arriving by remote write) and holds more than this many "
-        "samples, appends wait for a cut. Bounds head memory (~50 bytes/sample) and WAL replay "
-        "time; a larger backlog lets the cutter write longer blocks. 0: wait at 3 block durations.",
+        "samples, appends wait for a cut. Bounds head memory (~12 bytes/sample, plus transient "
+        "copies of the range being cut) and WAL replay time; while history far behind the clock "
+        "holds under half of it, it is cut in whole 6h/18h windows (longer chunks, cheaper to "
+        "encode). 0: wait at 3 block durations as before.",
     )
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
