@@ -226,3 +226,34 @@ def test_registry_and_config_errors() -> None:
         create("server_ensemble", {"rise": 0.0})
     with pytest.raises(InvalidInput):
         create("robust_z").update(np.zeros((3, 4)))
+
+
+def test_saturation_flags_a_noisy_series_pinned_at_its_top_only() -> None:
+    x = noisy(4, 600, seed=5).clip(None, 54.0)  # clipped noise touches 54 now and then
+    x[0, 400:430] = 54.0  # pinned at the top of its range
+    x[1, 400:430] = 43.0  # stuck at the bottom: not "up"
+    x[2] = 50.0  # always constant: never moving, never stuck
+    x[3, 400:430] = 50.0  # stuck in the middle of its range
+    s = create("saturation", {"direction": "up"}, n_series=4).update(x, np.arange(600) * 60.0)
+    assert (s[0, 403:430] > 0.5).all() and s[0, :402].max() < 0.5
+    assert (s[:, :400] > 0.5).sum() <= 3  # two clipped samples in a row: rare, not never
+    assert s[1:, 400:].max() < 0.5 and s[2].max() < 0.5
+    down = create("saturation", {"direction": "down"}, n_series=4).update(x, np.arange(600) * 60.0)
+    assert (down[1, 403:430] > 0.5).all() and down[3].max() < 0.5
+
+
+def test_server_ensemble_flags_a_busy_cpu_pinned_at_its_limit() -> None:
+    # a busy CPU (~90 %, noise 2) pinned at 100 %: a 5-sigma jump, but it stops moving at all
+    x = noisy(2, 3000, seed=6) + 40.0
+    x[1, 2500:2530] = 100.0
+    conf = {"direction": "up"}
+    s = create("server_ensemble", conf, n_series=2).update(
+        x.clip(None, 100.0), np.arange(3000) * 60.0
+    )
+    assert (s[1, 2500:2506] >= 0.65).any()
+    assert (s[:, 1440:2500] >= 0.65).sum() == 0 and (s[0] >= 0.65).sum() == 0
+    members = [["seasonal", {"window": 1000, "recurring": True}], ["iqr", {"window": 1000}]]
+    without = create("server_ensemble", {**conf, "members": members}, 2).update(
+        x, np.arange(3000) * 60.0
+    )
+    assert without[1, 2500:2530].max() < 0.65

@@ -21,6 +21,8 @@ _SERVER_MEMBERS: tuple[tuple[str, dict[str, Any]], ...] = (
     # for a new regime and scored 0 while re-learned; the ensemble's peaks absorb lasting change
     ("seasonal", {"window": 1000, "recurring": True, "reset_after": 60}),
     ("iqr", {"window": 1000}),
+    # a CPU pinned at 100 % moves little above a busy level but stops moving at all
+    ("saturation", {}),
 )
 
 
@@ -163,7 +165,8 @@ class ServerEnsembleConfig(EnsembleConfig):
     strengths barely move the calibration (a fault seen before is flagged again), peaks climb
     slowly (a fault that ramps in is not learned as normal on its way up), and the
     seasonal member waits for a whole day before it compares with "the same time yesterday" and
-    expects a large deviation its slot showed on the previous days (a daily log rotation)."""
+    expects a large deviation its slot showed on the previous days (a daily log rotation); a
+    noisy series that stops moving at the edge of its range (saturation) is a deviation too."""
 
     members: tuple[tuple[str, dict[str, Any]], ...] = field(default=_SERVER_MEMBERS)
     persist: int = 2

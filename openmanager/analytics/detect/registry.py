@@ -58,5 +58,6 @@ for _name, _path in {
     "disk_anomaly": "patterns:DiskAnomaly",
     "network_anomaly": "patterns:NetworkAnomaly",
     "composite_anomaly": "patterns:CompositeAnomaly",
+    "saturation": "saturation:Saturation",
 }.items():
     register(_name, f"{_PKG}.{_path}")
