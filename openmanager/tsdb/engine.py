@@ -251,7 +251,7 @@ class EmbeddedStorage:
         """
         with self._head_lock:
             parts = self.head.peek_parts_before(before_ms)
-            refs = np.unique(np.concatenate([p.refs for p in parts])) if parts else _NO_REFS
+            refs = _unique_refs(parts)
             labels = {r: self.head.labels_of(r) for r in refs.tolist()}
             meta = dict(self.head.meta)
         run = concat_sorted(parts)  # outside the lock: appends go on meanwhile
@@ -459,6 +459,15 @@ def cut_spans(block_ms: int, raw_retention_ms: int) -> list[int]:
 
 def _range(start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
     return (T_MIN if start_ms is None else start_ms, T_MAX if end_ms is None else end_ms)
+
+
+def _unique_refs(parts: Sequence[Run]) -> Int64Array:
+    """Sorted distinct refs of runs sorted by ref (a linear pass per run, then a small unique)."""
+    firsts = []
+    for p in parts:
+        if len(p.refs):
+            firsts.append(p.refs[np.concatenate([[True], p.refs[1:] != p.refs[:-1]])])
+    return np.unique(np.concatenate(firsts)) if firsts else _NO_REFS
 
 
 def _missing(seen: Run, now: Run) -> Run:
