@@ -94,8 +94,8 @@ class StorageSettings(Section):
         "fell behind, e.g. a backfill arriving by remote write) and holds more than this many "
         "samples, appends wait for a cut. Bounds head memory (~12 bytes/sample, plus transient "
         "copies of the range being cut) and WAL replay time; while history far behind the clock "
-        "holds under half of it, it is cut in whole 6h/18h windows (longer chunks, cheaper to "
-        "encode). 0: wait at 3 block durations as before.",
+        "holds under half of it, it is cut in whole windows of the largest cut span (6h with 7d "
+        "of raw retention, 18h from 8d on: longer chunks, cheaper to encode). 0: wait at 3 block durations as before.",
     )
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
