@@ -80,6 +80,23 @@ class StorageSettings(Section):
     wal_fsync: bool = Field(
         True, description="fsync the WAL before acknowledging a batch (durability on power loss)."
     )
+    cut_worker_min_samples: int = Field(
+        100_000,
+        ge=0,
+        description="Cuts of the head into blocks holding at least this many samples are encoded "
+        "and written in a separate worker process (off the server's CPU and GIL); smaller cuts "
+        "are written inline. 0 sends every cut to the worker.",
+    )
+    head_max_backlog_samples: int = Field(
+        5_000_000,
+        ge=0,
+        description="Back-pressure: once the head spans more than 3 block durations (the cutter "
+        "fell behind, e.g. a backfill arriving by remote write) and holds more than this many "
+        "samples, appends wait for a cut. Bounds head memory (~12 bytes/sample, plus transient "
+        "copies of the range being cut) and WAL replay time; while history far behind the clock "
+        "holds under half of it, it is cut in whole windows of the largest cut span (6h with 7d "
+        "of raw retention, 18h from 8d on: longer chunks, cheaper to encode). 0: wait at 3 block durations as before.",
+    )
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
 

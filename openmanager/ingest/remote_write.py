@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 from openmanager.errors import InvalidInput
 from openmanager.ingest.proto import remote_pb2 as pb
 from openmanager.ingest.proto import wire
-from openmanager.ingest.proto.scan import regions_equal, scan_write_request
+from openmanager.ingest.proto.scan import distinct_regions, scan_write_request
 from openmanager.samples import (
     METRIC_NAME,
     Float64Array,
@@ -168,21 +168,18 @@ def decode_scanned(raw: bytes, cache: LabelCache) -> SampleBatch | None:
     scan = scan_write_request(raw)
     if scan is None:
         return None
-    hashes, first, inverse = np.unique(scan.region_hash, return_index=True, return_inverse=True)
-    if not regions_equal(raw, scan, first[inverse]):
-        return None  # two label sets share a hash: rare enough for the plain path
+    first, number = distinct_regions(raw, scan)
     series: list[Labels] = []
     known: dict[int, int] = {}  # the cache hands out one tuple per label set: key by identity
-    ref_of = np.empty(len(hashes), dtype=np.int64)
-    order = np.argsort(first)  # series in order of first appearance
-    starts, ends = scan.region_start[first[order]].tolist(), scan.region_end[first[order]].tolist()
-    for j, lo, hi in zip(order.tolist(), starts, ends, strict=True):
+    ref_of = np.empty(len(first), dtype=np.int64)
+    starts, ends = scan.region_start[first].tolist(), scan.region_end[first].tolist()
+    for j, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
         labels = cache.lookup(raw[lo:hi])
         ref_of[j] = ref = known.setdefault(id(labels), len(known))
         if ref == len(series):
             series.append(labels)
     metadata = _metadata(pb.MetricMetadata.FromString(raw[a:b]) for a, b in scan.metadata)
-    return SampleBatch(series, ref_of[inverse][scan.owner], scan.stamps, scan.values, metadata)
+    return SampleBatch(series, ref_of[number][scan.owner], scan.stamps, scan.values, metadata)
 
 
 def _labels_from_region(region: bytes) -> Labels:

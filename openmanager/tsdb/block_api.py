@@ -16,6 +16,7 @@ from openmanager.tsdb.storage import Series, TierStats
 if TYPE_CHECKING:
     from openmanager.tsdb.blockstore import ImportOutcome
     from openmanager.tsdb.downsample import RollupSeries
+    from openmanager.tsdb.writerpool import WriterPool
 
 TIERS = ("raw", "1m", "5m", "1h")
 """Resolution tiers, finest first."""
@@ -28,8 +29,12 @@ class BlockBackend(Protocol):
         self,
         series: Iterable[tuple[Labels, Int64Array, Float64Array]],
         metadata: Mapping[str, SeriesMeta],
+        *,
+        span_ms: int = 0,
+        pool: WriterPool | None = None,
     ) -> object:
-        """Persist one raw block atomically; each series' samples sorted by time."""
+        """Persist one raw block atomically; each series' samples sorted by time. `span_ms` is
+        the aligned time the block may span; with `pool`, it is written in the pool's worker."""
         ...
 
     def import_raw(

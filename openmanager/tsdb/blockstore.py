@@ -44,6 +44,7 @@ from openmanager.tsdb.forkmap import fork_map
 from openmanager.tsdb.matchers import Matcher
 from openmanager.tsdb.retention import expired_blocks, validate_retention
 from openmanager.tsdb.storage import Series, TierStats
+from openmanager.tsdb.writerpool import WriterPool
 
 MAX_PERIOD_MS = 6 * HOUR_MS
 SETTLE_MS = 6 * HOUR_MS
@@ -178,29 +179,25 @@ class BlockStore:
         self,
         series: Iterable[tuple[Labels, Int64Array, Float64Array]],
         metadata: Mapping[str, SeriesMeta],
+        *,
+        span_ms: int = 0,
+        pool: WriterPool | None = None,
     ) -> BlockMeta:
-        """Persist head data as one raw block (atomic); a batch without samples writes nothing."""
-        merged: dict[Labels, tuple[Int64Array, Float64Array]] = {}
-        for labels, ts, vs in series:
-            t = np.asarray(ts, dtype=np.int64)
-            v = np.asarray(vs, dtype=np.float64)
-            if len(t) != len(v):
-                raise InvalidInput(f"series {labels}: timestamps and values differ in length")
-            if labels in merged:
-                t = np.concatenate([merged[labels][0], t])
-                v = np.concatenate([merged[labels][1], v])
-            merged[labels] = (t, v)
-        cleaned = {lbl: _sorted_unique(t, v) for lbl, (t, v) in merged.items() if len(t)}
-        if cleaned:
-            lo = min(int(t[0]) for t, _ in cleaned.values())
-            hi = max(int(t[-1]) for t, _ in cleaned.values())
+        """Persist head data as one raw block (atomic); a batch without samples writes nothing.
+
+        `span_ms` is the time the block may span (chunks grow with it, as after compaction);
+        with `pool` the block is encoded and written in the pool's worker process.
+        """
+        args = (self.dir / "raw", list(series), dict(metadata), chunk_span_ms("raw", span_ms))
+        block_id = new_block_id()  # taken here: ids order blocks by creation
+        if pool is None:
+            meta = write_raw_block(*args, block_id=block_id)
+        else:
+            meta = pool.run(write_raw_block, *args, block_id=block_id)
+        if meta.num_series:
             with self._lock:
-                if self._state.mark_written(lo, hi, self.period_ms):
+                if self._state.mark_written(meta.min_time, meta.max_time, self.period_ms):
                     self._state.save()
-        with BlockWriter(self.dir / "raw", "raw", chunk_span_ms=chunk_span_ms("raw")) as w:
-            for lbl in sorted(cleaned):
-                w.add(lbl, cleaned[lbl][0], [cleaned[lbl][1]])
-            meta = w.commit(metadata)
         self._install("raw", [meta])
         return meta
 
@@ -521,6 +518,35 @@ class BlockStore:
                 for b in self._blocks[tier]:
                     b.close()
                 self._blocks[tier] = []
+
+
+def write_raw_block(
+    tier_dir: Path,
+    series: Iterable[tuple[Labels, Int64Array, Float64Array]],
+    metadata: Mapping[str, SeriesMeta],
+    chunk_span: int,
+    *,
+    block_id: str | None = None,
+) -> BlockMeta:
+    """Write series (merged by labels, sorted, last of equal timestamps wins) as one raw block.
+
+    Module-level so a `WriterPool` worker can run it; the block is durable on return.
+    """
+    merged: dict[Labels, tuple[Int64Array, Float64Array]] = {}
+    for labels, ts, vs in series:
+        t = np.asarray(ts, dtype=np.int64)
+        v = np.asarray(vs, dtype=np.float64)
+        if len(t) != len(v):
+            raise InvalidInput(f"series {labels}: timestamps and values differ in length")
+        if labels in merged:
+            t = np.concatenate([merged[labels][0], t])
+            v = np.concatenate([merged[labels][1], v])
+        merged[labels] = (t, v)
+    cleaned = {lbl: _sorted_unique(t, v) for lbl, (t, v) in merged.items() if len(t)}
+    with BlockWriter(tier_dir, "raw", chunk_span_ms=chunk_span, block_id=block_id) as w:
+        for lbl in sorted(cleaned):
+            w.add(lbl, cleaned[lbl][0], [cleaned[lbl][1]])
+        return w.commit(metadata)
 
 
 @dataclass(frozen=True)

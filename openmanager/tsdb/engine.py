@@ -5,8 +5,12 @@ When the head spans more than 1.5 block durations, a background `Cutter` thread 
 aligned block ranges to the block store (encoding outside the head lock), then, under the lock,
 logs a cut record, drops the range from the head and checkpoints the WAL down to the live head.
 Blocks are published before the head drops anything, and reads take the head first, so a read
-never misses data. If the head outgrows 3 block durations (the cutter fell behind), append cuts
-inline: back-pressure that keeps the head bounded.
+never misses data. Cuts of at least `cut_worker_min_samples` are encoded in a `WriterPool` worker
+process (the cutter thread waits with the GIL released, then installs the block). When a cut
+spans several block ranges (the cutter fell behind, e.g. a backfill by remote write), it writes
+larger aligned blocks (compaction ranges up to a day), whose longer chunks are cheaper to encode.
+If the head outgrows 3 block durations and `head_max_backlog_samples`, append cuts inline (waiting
+for the cut in progress first): back-pressure that keeps the head bounded.
 """
 
 from __future__ import annotations
@@ -25,16 +29,18 @@ from openmanager.observability.metrics import SAMPLES_INGESTED
 from openmanager.samples import Float64Array, Int64Array, Labels, SampleBatch, SeriesMeta
 from openmanager.tsdb.block_api import TIERS, BlockBackend
 from openmanager.tsdb.bulk import DEFAULT_MAX_BUFFERED, BulkImport, ImportSummary, import_span_ms
+from openmanager.tsdb.compact import MAX_RAW_CHUNK_SPAN_MS, ranges_for_retention
 from openmanager.tsdb.cutter import Cutter
 from openmanager.tsdb.dirlock import DirLock
 from openmanager.tsdb.downsample import RollupSeries
 from openmanager.tsdb.head import Head
-from openmanager.tsdb.head_run import Run
+from openmanager.tsdb.head_run import Run, concat_sorted
 from openmanager.tsdb.matchers import Matcher, MatchType
 from openmanager.tsdb.series_merge import merge_series
 from openmanager.tsdb.storage import AppendResult, Series, StorageStats
 from openmanager.tsdb.wal import WriteAheadLog
 from openmanager.tsdb.wal_records import WalBatch, WalCut, WalTombstone
+from openmanager.tsdb.writerpool import WriterPool
 from openmanager.units import parse_duration
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,7 @@ log = logging.getLogger(__name__)
 ANY_SERIES = (Matcher("__name__", MatchType.RE, ".+"),)
 T_MIN, T_MAX = -(2**62), 2**62
 """'All time' bounds, far from int64 overflow in any arithmetic on them."""
+_NO_REFS = np.zeros(0, dtype=np.int64)
 
 
 def wall_clock_ms() -> int:
@@ -96,6 +103,8 @@ class EmbeddedStorage:
 
                 blocks = BlockStore(self.root, retention_ms(self.settings), now_ms=now_ms)
             self.blocks: BlockBackend = blocks
+            self._spans = cut_spans(self.block_ms, retention_ms(self.settings)["raw"])
+            self._pool = WriterPool()
             self.wal = WriteAheadLog(self.root / "wal", fsync=self.settings.wal_fsync)
             self._replay()
         except BaseException:
@@ -147,11 +156,16 @@ class EmbeddedStorage:
             self.wal.sync(seq)
         SAMPLES_INGESTED.inc(plan.result.accepted)
         width = 0 if span is None else span[1] - span[0]
-        if width > self.block_ms * 3:  # the cutter fell behind: cut here (back-pressure)
+        if width > self.block_ms * 3 and self._backlogged():  # back-pressure: cut here
             self._cut_while_due()
         elif width > self.block_ms * 3 // 2:
             self._cutter.request()
         return plan.result
+
+    def _backlogged(self) -> bool:
+        """Whether the head holds more samples than the cutter may fall behind by."""
+        with self._head_lock:
+            return self.head.num_samples > self.settings.head_max_backlog_samples
 
     def changed(self) -> None:
         """Note that stored data changed (after the change is visible to readers)."""
@@ -188,11 +202,21 @@ class EmbeddedStorage:
         return session.summary
 
     def _due_before(self) -> int | None:
-        """Where to cut when the head spans more than 1.5 blocks, else None (hold the head lock)."""
+        """Where to cut when the head spans more than 1.5 blocks, else None (hold the head lock).
+
+        A head far behind the clock (history arriving by remote write) is cut only in whole
+        windows of the largest cut span (long chunks, cheap to encode) while it holds at most
+        half the backlog limit; otherwise whole block ranges up to half a block before the end.
+        """
         span = self.head.time_range()
         if span is None or span[1] - span[0] <= self.block_ms * 3 // 2:
             return None
-        return (span[1] - self.block_ms // 2) // self.block_ms * self.block_ms
+        end = span[1] - self.block_ms // 2
+        behind = self._now() - span[1] > 3 * self.block_ms
+        if behind and self.head.num_samples <= self.settings.head_max_backlog_samples // 2:
+            before = end // self._spans[-1] * self._spans[-1]
+            return before if before > span[0] else None
+        return end // self.block_ms * self.block_ms
 
     def _cut_while_due(self) -> None:
         """Cut until the head is within bounds; failures are logged and retried later."""
@@ -226,15 +250,22 @@ class EmbeddedStorage:
         written under the lock, just before the head drops the range.
         """
         with self._head_lock:
-            run = self.head.peek_before(before_ms)
-            labels = {r: self.head.labels_of(r) for r in np.unique(run.refs).tolist()}
+            parts = self.head.peek_parts_before(before_ms)
+            refs = _unique_refs(parts)
+            labels = {r: self.head.labels_of(r) for r in refs.tolist()}
             meta = dict(self.head.meta)
-        for block in self._split_ranges(run, labels.__getitem__):
-            self.blocks.add_block(block, meta)
+        run = concat_sorted(parts)  # outside the lock: appends go on meanwhile
+        span = self._cut_span(run, before_ms)
+        pool = self._pool if len(run.refs) >= self.settings.cut_worker_min_samples else None
+        for block in self._split_ranges(run, labels.__getitem__, span):
+            self.blocks.add_block(block, meta, span_ms=span, pool=pool)
         with self._head_lock:
-            late = _missing(run, self.head.peek_before(before_ms))
-            for block in self._split_ranges(late, self.head.labels_of):
-                self.blocks.add_block(block, dict(self.head.meta))
+            if self.head.count_before(before_ms) == len(run.refs):  # the head only grows here
+                late = Run(run.refs[:0], run.ts[:0], run.values[:0])
+            else:  # samples arrived below the cut point meanwhile (out of order)
+                late = _missing(run, self.head.peek_before(before_ms))
+            for block in self._split_ranges(late, self.head.labels_of, self.block_ms):
+                self.blocks.add_block(block, dict(self.head.meta), span_ms=self.block_ms)
             self.wal.append(WalCut(before_ms))
             dropped = self.head.drop_before(before_ms)
             self.wal.checkpoint(self.head.snapshot())
@@ -247,13 +278,20 @@ class EmbeddedStorage:
             dropped,
         )
 
+    def _cut_span(self, run: Run, before_ms: int) -> int:
+        """Block span for a cut: the largest allowed span the cut's range covers (aligned)."""
+        if not len(run.ts):
+            return self.block_ms
+        width = before_ms - int(run.ts.min()) // self.block_ms * self.block_ms
+        return max((s for s in self._spans if s <= width), default=self.block_ms)
+
     def _split_ranges(
-        self, run: Run, labels_of: Callable[[int], Labels]
+        self, run: Run, labels_of: Callable[[int], Labels], span_ms: int
     ) -> Iterator[list[tuple[Labels, Int64Array, Float64Array]]]:
-        """Samples of a sorted run grouped by aligned block range, then by series."""
+        """Samples of a sorted run grouped by aligned range of `span_ms`, then by series."""
         if not len(run.refs):
             return
-        rng = run.ts // self.block_ms
+        rng = run.ts // span_ms
         order = np.argsort(rng, kind="stable")
         refs, ts, vals, rng = run.refs[order], run.ts[order], run.values[order], rng[order]
         cuts = np.flatnonzero((refs[1:] != refs[:-1]) | (rng[1:] != rng[:-1])) + 1
@@ -357,6 +395,11 @@ class EmbeddedStorage:
             self.changed()
         return len(touched)
 
+    @property
+    def cut_worker_pid(self) -> int | None:
+        """Process id of the block-writing worker, or None while none runs."""
+        return self._pool.pid
+
     def wait_for_cuts(self, timeout: float | None = None) -> bool:
         """Wait until the cuts asked for so far are done (or failed); False on timeout."""
         return self._cutter.wait_idle(timeout)
@@ -389,6 +432,7 @@ class EmbeddedStorage:
             return
         self._cutter.stop()
         with self._cut_mutex, self._head_lock:
+            self._pool.close()
             self.wal.close()
             self.blocks.close()
             self._dirlock.release()
@@ -401,8 +445,29 @@ class EmbeddedStorage:
         self.close()
 
 
+def cut_spans(block_ms: int, raw_retention_ms: int) -> list[int]:
+    """Block spans a cut may write: the block duration, then the compaction ranges that are
+    multiples of it up to 9 block durations and a day (2h, 6h, 18h by default), aligned like
+    compaction's windows and never wider than compaction would make them."""
+    spans = [block_ms]
+    cap = min(9 * block_ms, MAX_RAW_CHUNK_SPAN_MS)
+    for r in ranges_for_retention(raw_retention_ms):
+        if block_ms < r <= cap and r % block_ms == 0:
+            spans.append(r)
+    return spans
+
+
 def _range(start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
     return (T_MIN if start_ms is None else start_ms, T_MAX if end_ms is None else end_ms)
+
+
+def _unique_refs(parts: Sequence[Run]) -> Int64Array:
+    """Sorted distinct refs of runs sorted by ref (a linear pass per run, then a small unique)."""
+    firsts = []
+    for p in parts:
+        if len(p.refs):
+            firsts.append(p.refs[np.concatenate([[True], p.refs[1:] != p.refs[:-1]])])
+    return np.unique(np.concatenate(firsts)) if firsts else _NO_REFS
 
 
 def _missing(seen: Run, now: Run) -> Run:

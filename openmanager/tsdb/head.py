@@ -300,12 +300,21 @@ class Head:
         """Samples with t < before, sorted by (ref, ts), without removing them."""
         return self.columns.split(before_ms)[0]
 
+    def peek_parts_before(self, before_ms: int) -> list[Run]:
+        """Samples with t < before as sorted copies per run: `concat_sorted` merges them, and
+        can do so outside the caller's lock (the head never changes them in place)."""
+        return self.columns.split_parts(before_ms)[0]
+
+    def count_before(self, before_ms: int) -> int:
+        """How many samples have t < before."""
+        return self.columns.count_before(before_ms)
+
     def drop_before(self, before_ms: int) -> int:
         """Remove samples with t < before and forget series left empty; returns series dropped."""
-        taken, kept = self.columns.split(before_ms)
+        taken, kept = self.columns.split_parts(before_ms)
         self.columns.runs = kept
-        if len(taken.refs):
-            ur = np.unique(taken.refs)
+        if taken:
+            ur = np.unique(np.concatenate([t.refs for t in taken]))
             self._min_ts[ur] = np.maximum(self._min_ts[ur], before_ms)
         return self._gc(before_ms)
 

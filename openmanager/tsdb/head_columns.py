@@ -126,8 +126,24 @@ class Columns:
         stored[query_idx] = have.values[order[pos - 1]]
         return found, stored
 
+    def count_before(self, before_ms: int) -> int:
+        """How many samples have t < before (no copy of runs wholly on one side)."""
+        n = 0
+        for packed in self._runs:
+            lo, hi = _span_of(packed)
+            if hi < before_ms:
+                n += _size(packed)
+            elif lo < before_ms:
+                n += int(np.count_nonzero(_loose(packed).ts < before_ms))
+        return n
+
     def split(self, before_ms: int) -> tuple[Run, list[AnyRun]]:
         """(samples with t < before, sorted) and the runs that would remain."""
+        taken, kept = self.split_parts(before_ms)
+        return concat_sorted(taken), kept
+
+    def split_parts(self, before_ms: int) -> tuple[list[Run], list[AnyRun]]:
+        """Like `split`, but the samples before as sorted parts (merge them with concat_sorted)."""
         taken: list[Run] = []
         kept: list[AnyRun] = []
         for packed in self._runs:
@@ -140,7 +156,7 @@ class Columns:
             late = ~early
             if late.any():
                 kept.append(Run(run.refs[late], run.ts[late], run.values[late]))
-        return concat_sorted(taken), kept
+        return taken, kept
 
     def delete(self, refs: Int64Array, start_ms: int, end_ms: int) -> Int64Array:
         """Remove samples of the sorted refs in [start, end]; returns the refs that lost some."""

@@ -121,7 +121,7 @@ def test_scan_agrees_with_protobuf_on_edge_shapes(raw: bytes, why: str) -> None:
     assert got.metadata == _decode_plain(raw).metadata, why
 
 
-def test_label_sets_sharing_a_hash_take_the_plain_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_label_sets_sharing_a_hash_are_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     raw = prometheus_shaped(20, 5)
     real = scan.scan_write_request
 
@@ -132,8 +132,10 @@ def test_label_sets_sharing_a_hash_take_the_plain_path(monkeypatch: pytest.Monke
         return got
 
     monkeypatch.setattr(remote_write, "scan_write_request", colliding)
-    assert decode_scanned(raw, LabelCache()) is None
-    assert same(decode_write_request_raw(raw, LabelCache()), _decode_plain(raw))
+    got = decode_scanned(raw, LabelCache())
+    assert got is not None
+    assert len(got.series) == 5
+    assert same(got, _decode_plain(raw))
 
 
 def test_bad_labels_raise_on_both_paths() -> None:

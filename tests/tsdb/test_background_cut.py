@@ -42,11 +42,11 @@ class GatedBlocks:
         self.gate = threading.Event()
         self.gate.set()
 
-    def __call__(self, *args: object) -> None:
+    def __call__(self, *args: object, **kwargs: object) -> None:
         self.threads.append(threading.current_thread())
         self.entered.set()
         assert self.gate.wait(30)
-        self.real(*args)  # type: ignore[arg-type]
+        self.real(*args, **kwargs)  # type: ignore[arg-type]
 
 
 def test_append_does_not_encode_blocks_inline(
@@ -137,6 +137,7 @@ def test_late_samples_below_a_cut_in_progress_are_kept(
 
 
 def test_a_head_far_behind_is_cut_inline(settings: StorageSettings, clock: FakeClock) -> None:
+    settings = settings.model_copy(update={"head_max_backlog_samples": 0})
     with EmbeddedStorage(settings.path, settings, now_ms=clock) as store:
         store._cutter.stop()  # the cutter never runs: only back-pressure can bound the head
         for lo in range(T0, T0 + 10 * HOUR, 10 * STEP):

@@ -75,13 +75,18 @@ def warm_up() -> None:
     request = b"\x0a\x08\x0a\x02\x0a\x00\x12\x02\x10\x01"  # labels {""=""}, a sample at t=1
     scan = scan_write_request(request)
     if scan is not None:
-        regions_equal(request, scan, np.zeros(len(scan.region_start), dtype=np.int64))
+        distinct_regions(request, scan)
 
 
-def regions_equal(raw: bytes, scan: Scan, rep: I64Array) -> bool:
-    """Whether every label region equals the region `rep[i]` stands for (hash collisions)."""
-    return bool(_regions_equal(np.frombuffer(raw, dtype=np.uint8), scan.region_start,
-                               scan.region_end, rep))  # fmt: skip
+def distinct_regions(raw: bytes, scan: Scan) -> tuple[I64Array, I64Array]:
+    """The distinct label regions: (index of each one's first TimeSeries, in order of
+    appearance; for every TimeSeries, the number of its distinct region)."""
+    first_of = _first_equal(np.frombuffer(raw, dtype=np.uint8), scan.region_start,
+                            scan.region_end, scan.region_hash)  # fmt: skip
+    first = np.flatnonzero(first_of == np.arange(len(first_of)))
+    number = np.empty(len(first_of), dtype=np.int64)
+    number[first] = np.arange(len(first))
+    return first, number[first_of]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -208,23 +213,44 @@ def _hash(buf: U8Array, start: int, end: int) -> np.uint64:  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _regions_equal(
-    buf: U8Array, lo: I64Array, hi: I64Array, rep: I64Array
-) -> bool:  # pragma: no cover
-    for i in range(len(lo)):
-        j = rep[i]
-        if i == j:
-            continue
-        if hi[i] - lo[i] != hi[j] - lo[j]:
+def _first_equal(
+    buf: U8Array, lo: I64Array, hi: I64Array, hashes: U64Array
+) -> I64Array:  # pragma: no cover
+    """For each region, the first region with the same bytes (open addressing on the hashes)."""
+    n = len(lo)
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    table = np.full(size, -1, dtype=np.int64)
+    first_of = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        slot = hashes[i] & mask
+        while True:
+            j = table[slot]
+            if j < 0:
+                table[slot] = i
+                first_of[i] = i
+                break
+            if hashes[j] == hashes[i] and _same_bytes(buf, lo[i], hi[i], lo[j], hi[j]):
+                first_of[i] = j
+                break
+            slot = (slot + np.uint64(1)) & mask
+    return first_of
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _same_bytes(buf: U8Array, a: int, a_end: int, b: int, b_end: int) -> bool:  # pragma: no cover
+    size = a_end - a
+    if size != b_end - b:
+        return False
+    k = 0
+    while k + 8 <= size:
+        if _word(buf, a + k) != _word(buf, b + k):
             return False
-        a, b, size = lo[i], lo[j], hi[i] - lo[i]
-        k = 0
-        while k + 8 <= size:
-            if _word(buf, a + k) != _word(buf, b + k):
-                return False
-            k += 8
-        while k < size:
-            if buf[a + k] != buf[b + k]:
-                return False
-            k += 1
+        k += 8
+    while k < size:
+        if buf[a + k] != buf[b + k]:
+            return False
+        k += 1
     return True
