@@ -106,6 +106,20 @@ def _varint(buf: U8Array, pos: int, end: int) -> tuple[int, int]:  # pragma: no 
     return 0, -1
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _field(buf: U8Array, pos: int, end: int) -> tuple[int, int, int]:  # pragma: no cover
+    """A length-delimited field's tag and size, and where its bytes start; pos -1 if it is
+    truncated or its size overruns `end`. Other wire types are returned as they are read and
+    rejected by the caller (their tag is never one it expects)."""
+    tag, pos = _varint(buf, pos, end)
+    if pos < 0:
+        return 0, 0, -1
+    size, pos = _varint(buf, pos, end)
+    if pos < 0 or size < 0 or size > end - pos:
+        return 0, 0, -1
+    return tag, size, pos
+
+
 @numba.njit(cache=True, nogil=True)
 def _scan(
     buf: U8Array,
@@ -124,11 +138,8 @@ def _scan(
     n_s = 0
     n_meta = 0
     while pos < n:
-        tag, pos = _varint(buf, pos, n)
+        tag, size, pos = _field(buf, pos, n)
         if pos < 0 or (tag != _TAG_TIMESERIES and tag != _TAG_METADATA):
-            return -1, -1, -1
-        size, pos = _varint(buf, pos, n)
-        if pos < 0 or size < 0 or size > n - pos:
             return -1, -1, -1
         end = pos + size
         if tag == _TAG_METADATA:
@@ -141,11 +152,8 @@ def _scan(
         labels_end = pos
         first = n_s
         while pos < end:
-            tag, pos = _varint(buf, pos, end)
+            tag, size, pos = _field(buf, pos, end)
             if pos < 0:
-                return -1, -1, -1
-            size, pos = _varint(buf, pos, end)
-            if pos < 0 or size < 0 or size > end - pos:
                 return -1, -1, -1
             field_end = pos + size
             if tag == _TAG_LABELS:
