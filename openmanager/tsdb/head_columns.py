@@ -1,8 +1,8 @@
 """The head's samples: append-only columnar runs, each sorted by (series ref, timestamp).
 
-One run per appended batch; runs of similar size are merged four at a time (a base-4
-counter) so there are only O(log n) of them, and big ones are packed (`head_packed`). No Python object per series
-or per sample: everything is NumPy.
+One run per appended batch; runs of similar size are merged four at a time (a base-4 counter)
+so there are only O(log n) of them, and big ones are packed (`head_packed`). No Python object
+per series or per sample: everything is NumPy.
 """
 
 from __future__ import annotations
