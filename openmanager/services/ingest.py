@@ -9,13 +9,11 @@ the embedded store has already kept the accepted samples, which the message repo
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from prometheus_client import Counter
 
 from openmanager.errors import InvalidInput
-from openmanager.ingest.proto.scan import warm_up
 from openmanager.ingest.remote_write import LabelCache, decode_write_request
 from openmanager.tsdb.storage import AppendResult, Storage
 
@@ -43,7 +41,6 @@ class RemoteWriteReceiver:
 
     def __post_init__(self) -> None:
         self.cache = LabelCache()
-        threading.Thread(target=warm_up, name="remote-write-warm-up", daemon=True).start()
 
     def receive(self, body: bytes) -> AppendResult:
         """Store one request; InvalidInput (400) when malformed or when samples are refused."""

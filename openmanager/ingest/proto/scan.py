@@ -70,14 +70,6 @@ def scan_write_request(raw: bytes) -> Scan | None:
     )
 
 
-def warm_up() -> None:
-    """Compile (or load from the disk cache) the kernels, so no request waits for it."""
-    request = b"\x0a\x08\x0a\x02\x0a\x00\x12\x02\x10\x01"  # labels {""=""}, a sample at t=1
-    scan = scan_write_request(request)
-    if scan is not None:
-        distinct_regions(request, scan)
-
-
 def distinct_regions(raw: bytes, scan: Scan) -> tuple[I64Array, I64Array]:
     """The distinct label regions: (index of each one's first TimeSeries, in order of
     appearance; for every TimeSeries, the number of its distinct region)."""
